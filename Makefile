@@ -37,7 +37,7 @@ typecheck: $(STAMP)
 check: lint typecheck test
 
 bench: $(STAMP)
-	$(PY) -m bench
+	$(PY) -m bench.outbound_client
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

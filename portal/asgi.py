@@ -3,22 +3,51 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
-application = get_asgi_application()
+django_application = get_asgi_application()
 
-from django.conf import settings  # noqa: E402  (settings are only importable after setup)
+from portal.env import env_bool  # noqa: E402  (after setup: settings must be configured)
+from portal.upstream import aclose_all  # noqa: E402
 
-from portal.env import env_bool  # noqa: E402
+Scope = dict[str, Any]
+Receive = Any
+Send = Any
 
+
+def _with_lifespan(app: Any) -> Any:
+    """Answers the server's lifespan events, which Django's handler does not take.
+
+    On shutdown the upstream connection pools of this worker are closed, so in-flight streams
+    end cleanly and no "unclosed session" is left for the garbage collector.
+    """
+
+    async def application(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await app(scope, receive, send)
+            return
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await aclose_all()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    return application
+
+
+_app: Any = django_application
 # The embedded profile serves its own static files; production puts them behind a CDN or the
 # load balancer (collectstatic into STATIC_ROOT) and sets PORTAL_SERVE_STATIC=false.
 if env_bool("PORTAL_SERVE_STATIC", True):
     from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 
-    application = ASGIStaticFilesHandler(application)  # type: ignore[assignment]
+    _app = ASGIStaticFilesHandler(django_application)
 
-__all__ = ["application", "settings"]
+application = _with_lifespan(_app)

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
@@ -21,6 +20,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from portal.tasks import HEARTBEAT_KEY
+from portal.upstream import (
+    Timeouts,
+    UpstreamClient,
+    UpstreamConnection,
+    UpstreamError,
+    run_sync,
+)
 
 CRITICAL = ("database", "cache")
 # Beat sends the heartbeat every 60 s; three missed beats means no worker is consuming.
@@ -66,27 +72,43 @@ def _broker() -> dict[str, Any]:
     return {"transport": scheme, "worker": worker}
 
 
+# A health probe must answer quickly even when an upstream hangs.
+PROBE_TIMEOUTS = Timeouts(connect=2.0, read=2.0, write=2.0, pool=2.0)
+
+
+async def _probe(connections: list[UpstreamConnection], client: UpstreamClient) -> dict[str, Any]:
+    states: dict[str, Any] = {}
+    for upstream in connections:
+        try:
+            # HEAD answers 200 on a ChatBotKit-compatible server before any credential check.
+            async with client.open(
+                upstream, "HEAD", "/v1/usage/fetch", timeouts=PROBE_TIMEOUTS
+            ) as response:
+                states[upstream.base_url] = {
+                    "ok": response.status_code < 500,
+                    "status": response.status_code,
+                }
+        except UpstreamError as exc:
+            states[upstream.base_url] = {"ok": False, "error": exc.code}
+    return states
+
+
 def _upstreams() -> dict[str, Any]:
     from tenants.models import Account
 
-    # Distinct upstream hosts of active partners; a partner's own host, never one from a request.
-    urls = sorted(
-        set(
-            Account.objects.partners()
-            .filter(status=Account.Status.ACTIVE)
-            .exclude(upstream_base_url="")
-            .values_list("upstream_base_url", flat=True)[:20]
-        )
+    # One active partner per distinct upstream, using its stored connection (never a URL from
+    # the request).
+    connections: dict[str, UpstreamConnection] = {}
+    partners = (
+        Account.objects.partners()
+        .filter(status=Account.Status.ACTIVE)
+        .exclude(upstream_base_url="")
+        .order_by("pk")
     )
-    states: dict[str, Any] = {}
-    with httpx.Client(timeout=2.0) as client:
-        for url in urls:
-            try:
-                # HEAD answers 200 without credentials on a ChatBotKit-compatible server.
-                response = client.head(url.rstrip("/") + "/v1/usage/fetch")
-                states[url] = {"ok": response.status_code < 500, "status": response.status_code}
-            except httpx.HTTPError as exc:
-                states[url] = {"ok": False, "error": type(exc).__name__}
+    for partner in partners[:50]:
+        if partner.upstream_base_url not in connections and len(connections) < 10:
+            connections[partner.upstream_base_url] = partner.upstream_connection()
+    states = run_sync(lambda client: _probe(list(connections.values()), client))
     if any(not state["ok"] for state in states.values()):
         raise RuntimeError(
             "unreachable: " + ", ".join(url for url, s in states.items() if not s["ok"])

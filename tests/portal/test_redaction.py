@@ -26,3 +26,18 @@ def test_the_filter_masks_secrets_passed_as_log_arguments(caplog):
         logger.filters.clear()
     assert SECRET not in caplog.text
     assert "[redacted]" in caplog.text
+
+
+def test_the_filter_masks_secrets_in_tracebacks(caplog):
+    logger = logging.getLogger("tests.redaction.tb")
+    logger.addFilter(RedactSecretsFilter())
+    try:
+        with caplog.at_level(logging.ERROR, logger="tests.redaction.tb"):
+            try:
+                raise ValueError(f"bad secret {SECRET}")
+            except ValueError:
+                logger.exception("upstream call failed")
+    finally:
+        logger.filters.clear()
+    assert "ValueError" in caplog.text
+    assert SECRET not in caplog.text
