@@ -1,0 +1,146 @@
+"""The tenancy chokepoint: every page, API endpoint and proxy lookup resolves objects here.
+
+Each function scopes *inside the query* (a membership of the caller on the object's account or
+one of its ancestors, found by materialized-path prefix), so an object outside the caller's
+subtree is never loaded, and "does not exist" and "not yours" raise the same ``Http404``.
+
+Rules:
+- a role on an account applies to that account and its whole subtree;
+- the strongest role along the account's ancestry wins (owner > admin > support > viewer);
+- operator staff (``is_staff``, active) reach every account, as owner;
+- anonymous and inactive users reach nothing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, F, OuterRef, Q
+from django.db.models.functions import Length
+from django.db.models.lookups import StartsWith
+from django.http import Http404
+
+from tenants.models import Account, AuditEvent, Invitation, Membership, Role
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+    from django.db.models import QuerySet
+
+    Caller = AbstractBaseUser | AnonymousUser
+
+
+def _is_operator(user: Caller) -> bool:
+    return bool(user.is_authenticated and user.is_active and getattr(user, "is_staff", False))
+
+
+def _reaches_nothing(user: Caller) -> bool:
+    return not (user.is_authenticated and user.is_active)
+
+
+def _pk(user: Caller) -> int:
+    return cast("int", user.pk)
+
+
+def _covering_memberships(user: Caller, min_role: Role) -> Exists:
+    """EXISTS a membership of ``user`` (at least ``min_role``) on the outer account or an ancestor.
+
+    Ancestry is a path prefix: the member's account path "/1/7/" is a prefix of "/1/7/42/".
+    """
+    return Exists(
+        Membership.objects.filter(
+            StartsWith(OuterRef("path"), F("account__path")),
+            user_id=_pk(user),
+            role__in=Role.at_least(min_role),
+        )
+    )
+
+
+def accounts_for(user: Caller, *, min_role: Role = Role.VIEWER) -> QuerySet[Account]:
+    """The accounts the user reaches with ``min_role`` or more: their memberships' subtrees."""
+    if _reaches_nothing(user):
+        return Account.objects.none()
+    if _is_operator(user):
+        return Account.objects.all()
+    return Account.objects.filter(_covering_memberships(user, min_role))
+
+
+def get_account_for(
+    user: Caller, public_id_or_slug: str, *, min_role: Role = Role.VIEWER
+) -> Account:
+    """The account with this public id (or slug) inside the user's reach, else ``Http404``.
+
+    A public id is unique. A slug is unique only among siblings, so when several reachable
+    accounts share it the shallowest wins (for staff, that is the partner of that slug).
+    """
+    match = accounts_for(user, min_role=min_role).filter(
+        Q(public_id=public_id_or_slug) | Q(slug=public_id_or_slug)
+    )
+    account = (
+        match.filter(public_id=public_id_or_slug).first()
+        or match.order_by(Length("path"), "pk").first()
+    )
+    if account is None:
+        raise Http404("No such account")
+    return account
+
+
+def get_account_by_pk_for(user: Caller, pk: int, *, min_role: Role = Role.VIEWER) -> Account:
+    """Like ``get_account_for``, by primary key (for forms and tasks that carry pks)."""
+    account = accounts_for(user, min_role=min_role).filter(pk=pk).first()
+    if account is None:
+        raise Http404("No such account")
+    return account
+
+
+def role_on(user: Caller, account: Account) -> Role | None:
+    """The user's strongest role on ``account``, from memberships on it or any ancestor."""
+    if _reaches_nothing(user):
+        return None
+    if _is_operator(user):
+        return Role.OWNER
+    roles = Membership.objects.filter(user_id=_pk(user), account_id__in=account.lineage_pks)
+    return Role.strongest(roles.values_list("role", flat=True))
+
+
+def require_role(user: Caller, account: Account, role: Role) -> Role:
+    """The user's role on ``account`` if it covers ``role``.
+
+    Raises ``Http404`` when the user has no role there at all (the account stays invisible),
+    and ``PermissionDenied`` when they can see it but may not do this.
+    """
+    held = role_on(user, account)
+    if held is None:
+        raise Http404("No such account")
+    if not held.covers(role):
+        raise PermissionDenied(f"This needs the {role.label.lower()} role on {account.name}.")
+    return held
+
+
+def memberships_for(user: Caller, *, min_role: Role = Role.VIEWER) -> QuerySet[Membership]:
+    """Memberships on the accounts the user reaches (who else has a role there)."""
+    return Membership.objects.filter(account__in=accounts_for(user, min_role=min_role))
+
+
+def get_membership_for(user: Caller, pk: int, *, min_role: Role = Role.ADMIN) -> Membership:
+    membership = memberships_for(user, min_role=min_role).select_related("account", "user")
+    found = membership.filter(pk=pk).first()
+    if found is None:
+        raise Http404("No such member")
+    return found
+
+
+def invitations_for(user: Caller, *, min_role: Role = Role.ADMIN) -> QuerySet[Invitation]:
+    return Invitation.objects.filter(account__in=accounts_for(user, min_role=min_role))
+
+
+def get_invitation_for(user: Caller, pk: int, *, min_role: Role = Role.ADMIN) -> Invitation:
+    found = invitations_for(user, min_role=min_role).select_related("account").filter(pk=pk).first()
+    if found is None:
+        raise Http404("No such invitation")
+    return found
+
+
+def audit_events_for(user: Caller) -> QuerySet[AuditEvent]:
+    """Audit events of every account the user reaches: a tenant reads its own trail."""
+    return AuditEvent.objects.filter(account__in=accounts_for(user))

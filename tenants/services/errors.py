@@ -1,0 +1,86 @@
+"""The one exception services raise, and the input checks they share."""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
+from tenants.models import Account
+
+
+class AccountError(Exception):
+    """A state change that cannot be made; ``message`` is fit to show to the person asking.
+
+    ``code`` follows the upstream's codes (``BAD_REQUEST``, ``CONFLICT``, ``NOT_FOUND``,
+    ``NOT_AUTHORIZED``, ``BAD_GATEWAY``, ``GATEWAY_TIMEOUT``...) so API views can pass it on.
+    """
+
+    def __init__(self, message: str, code: str = "BAD_REQUEST") -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+@cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def clean_timezone(value: str) -> str:
+    if value not in _time_zones():
+        raise AccountError(f"{value!r} is not a known time zone (for example Europe/London).")
+    return value
+
+
+def clean_name(value: str) -> str:
+    name = value.strip()
+    if not name or len(name) > 200:
+        raise AccountError("A name is required (at most 200 characters).")
+    return name
+
+
+def clean_email(value: str, *, required: bool = False) -> str:
+    email = value.strip().lower()
+    if not email:
+        if required:
+            raise AccountError("An e-mail address is required.")
+        return ""
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise AccountError(f"{value!r} is not a valid e-mail address.") from None
+    return email
+
+
+def clean_limits(value: Any) -> dict[str, Any]:
+    """A JSON object whose values are numbers of at least 0, or objects of them."""
+    if not isinstance(value, dict):
+        raise AccountError("limits must be an object.")
+    for key, item in value.items():
+        if isinstance(item, dict):
+            clean_limits(item)
+        elif isinstance(item, bool) or not isinstance(item, int | float) or item < 0:
+            raise AccountError(f"The limit {key!r} must be a number of at least 0.")
+    return value
+
+
+def clean_meta(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise AccountError("meta must be an object.")
+    return value
+
+
+def merge_meta(current: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    # A shallow merge, as the upstream does; a null value removes the key.
+    merged = {**current, **patch}
+    return {key: item for key, item in merged.items() if item is not None}
+
+
+def require_open(account: Account) -> None:
+    if account.status == Account.Status.CLOSED:
+        raise AccountError(f"{account.name} is closed.", "CONFLICT")
