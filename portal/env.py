@@ -33,7 +33,9 @@ def env_bool(name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be 'true' or 'false', not {raw!r}")
 
 
-def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+def env_int(
+    name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default

@@ -63,9 +63,12 @@ def _wait_until_up(url: str, seconds: float, process: subprocess.Popen[bytes] | 
 
 
 def _stop(children: list[Child]) -> None:
+    # SIGTERM to each main process only: uvicorn, Celery and the sandbox each stop their own
+    # children in order (a worker finishes its task, the sandbox saves its state). Whatever is
+    # still alive after the grace period is killed with its whole process group.
     for child in reversed(children):
         if child.process and child.process.poll() is None:
-            os.killpg(child.process.pid, signal.SIGTERM)
+            child.process.terminate()
     deadline = time.monotonic() + STOP_GRACE_SECONDS
     for child in children:
         if child.process is None:
@@ -101,24 +104,69 @@ def main() -> None:
         children.append(
             Child(
                 "sandbox",
-                [python, "-m", "portal.sandbox", "--dev", "--host", "127.0.0.1",
-                 "--port", str(settings.SANDBOX_PORT),
-                 "--state-file", str(settings.VAR_DIR / "sandbox-state.json")],
+                [
+                    python,
+                    "-m",
+                    "portal.sandbox",
+                    "--dev",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(settings.SANDBOX_PORT),
+                    "--state-file",
+                    str(settings.VAR_DIR / "sandbox-state.json"),
+                ],
             )
         )
     children += [
         Child(
             "portal",
-            [python, "-m", "uvicorn", "portal.asgi:application", "--host", "127.0.0.1",
-             "--port", str(settings.PORTAL_PORT), "--no-access-log"],
+            [
+                python,
+                "-m",
+                "uvicorn",
+                "portal.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(settings.PORTAL_PORT),
+                "--no-access-log",
+            ],
         ),
-        Child("worker", [python, "-m", "celery", "-A", "portal.celery", "worker",
-                         "--loglevel", "INFO", "--concurrency", "2"]),
-        Child("beat", [python, "-m", "celery", "-A", "portal.celery", "beat", "--loglevel", "INFO",
-                       "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME]),
+        Child(
+            "worker",
+            [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "portal.celery",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--concurrency",
+                "2",
+            ],
+        ),
+        Child(
+            "beat",
+            [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "portal.celery",
+                "beat",
+                "--loglevel",
+                "INFO",
+                "--schedule",
+                settings.CELERY_BEAT_SCHEDULE_FILENAME,
+            ],
+        ),
     ]
 
     stopping = threading.Event()
+    failed = False
 
     def on_signal(signum: int, frame: object) -> None:
         stopping.set()
@@ -141,13 +189,18 @@ def main() -> None:
         while not stopping.is_set():
             dead = [c for c in children if c.process and c.process.poll() is not None]
             if dead:
-                print(f"{dead[0].name} exited with code {dead[0].process.returncode}; stopping.",  # type: ignore[union-attr]
-                      flush=True)
+                failed = True
+                print(
+                    f"{dead[0].name} exited with code {dead[0].process.returncode}; stopping.",  # type: ignore[union-attr]
+                    flush=True,
+                )
                 break
             stopping.wait(0.5)
     finally:
         print("Stopping…", flush=True)
         _stop(children)
+    if failed:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

@@ -9,10 +9,12 @@ Two profiles, chosen by what is configured rather than by a switch:
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import dj_database_url
+import django_stubs_ext
 
 from portal.env import (
     ConfigError,
@@ -23,6 +25,10 @@ from portal.env import (
     env_str,
     local_secret,
 )
+
+# Lets generic classes such as ModelAdmin[Account] be subscripted at run time, as the type
+# stubs want them written.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("PORTAL_VAR_DIR") or BASE_DIR / "var")
@@ -42,7 +48,9 @@ _encryption_keys = env_secret("PORTAL_ENCRYPTION_KEYS")
 ENCRYPTION_KEYS_CONFIGURED = bool(_encryption_keys)
 PORTAL_ENCRYPTION_KEYS = [
     key.strip()
-    for key in (_encryption_keys or local_secret(LOCAL_SECRETS_DIR, "encryption-key", "fernet")).split(",")
+    for key in (
+        _encryption_keys or local_secret(LOCAL_SECRETS_DIR, "encryption-key", "fernet")
+    ).split(",")
     if key.strip()
 ]
 
@@ -128,8 +136,14 @@ else:
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": Path(env_str("PORTAL_SQLITE_PATH") or VAR_DIR / "portal.sqlite3"),
             # A file, not :memory:, so that the Celery worker and the portal processes that the
-            # tests start can share the test database.
-            "TEST": {"NAME": Path(env_str("PORTAL_SQLITE_TEST_PATH") or VAR_DIR / "test-portal.sqlite3")},
+            # tests start can share the test database; one per test run, so that two runs at
+            # once (two terminals, an editor's runner) never share it.
+            "TEST": {
+                "NAME": Path(
+                    env_str("PORTAL_SQLITE_TEST_PATH")
+                    or VAR_DIR / f"test-portal-{os.getpid()}.sqlite3"
+                )
+            },
             "OPTIONS": {
                 # WAL lets the worker read while the portal writes; IMMEDIATE takes the write lock
                 # at BEGIN so two writers queue instead of failing with "database is locked".
@@ -162,13 +176,15 @@ else:
 
 # Celery: CELERY_BROKER_URL, else Redis, else kombu's file-system transport under var/ (no server).
 CELERY_BROKER_DIR = VAR_DIR / "celery"
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL or "filesystem://localhost/"
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_BROKER_DIR / "queue"),
         "data_folder_out": str(CELERY_BROKER_DIR / "queue"),
         "processed_folder": str(CELERY_BROKER_DIR / "processed"),
+        # Exchange metadata; kombu's default is ./control, relative to wherever the worker started.
+        "control_folder": str(CELERY_BROKER_DIR / "control"),
         "store_processed": False,
     }
 CELERY_TASK_IGNORE_RESULT = True
@@ -186,10 +202,22 @@ SANDBOX_PORT = env_int("SANDBOX_PORT", 8001, minimum=1, maximum=65535)
 PORTAL_PORT = env_int("PORTAL_PORT", 8000, minimum=1, maximum=65535)
 SANDBOX_URL = env_str("PORTAL_SANDBOX_URL") or f"http://127.0.0.1:{SANDBOX_PORT}"
 
+# Where people reach the portal, for links in e-mails (invitations, alerts).
+PORTAL_BASE_URL = (env_str("PORTAL_BASE_URL") or f"http://127.0.0.1:{PORTAL_PORT}").rstrip("/")
+if not PORTAL_BASE_URL.startswith(("http://", "https://")):
+    raise ConfigError(
+        f"PORTAL_BASE_URL must start with http:// or https://, not {PORTAL_BASE_URL!r}"
+    )
+PORTAL_INVITATION_DAYS = env_int("PORTAL_INVITATION_DAYS", 7, minimum=1, maximum=90)
+
 # Outbound HTTP to the upstream (portal/upstream/).
 UPSTREAM_CONNECT_TIMEOUT = env_int("UPSTREAM_CONNECT_TIMEOUT_SECONDS", 5, minimum=1)
 # The upstream pings every 10 s during completions, so 60 s of silence means it is gone.
 UPSTREAM_READ_TIMEOUT = env_int("UPSTREAM_READ_TIMEOUT_SECONDS", 75, minimum=15)
+UPSTREAM_WRITE_TIMEOUT = env_int("UPSTREAM_WRITE_TIMEOUT_SECONDS", 30, minimum=1)
+UPSTREAM_POOL_TIMEOUT = env_int("UPSTREAM_POOL_TIMEOUT_SECONDS", 10, minimum=1)
+# Connections per event loop (per worker); a stream holds one for its whole length.
+UPSTREAM_MAX_CONNECTIONS = env_int("UPSTREAM_MAX_CONNECTIONS", 256, minimum=1)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -212,7 +240,9 @@ STATIC_ROOT = VAR_DIR / "static"
 
 # Invitations and alerts print to the console unless a real mailer is configured.
 MAILERS: dict[str, Any] = {
-    "default": {"BACKEND": env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")}
+    "default": {
+        "BACKEND": env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+    }
 }
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Partner Portal <portal@localhost>")
 
@@ -223,7 +253,9 @@ REST_FRAMEWORK: dict[str, Any] = {
 
 LOG_LEVEL = env_str("PORTAL_LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
-    raise ConfigError(f"PORTAL_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {LOG_LEVEL!r}")
+    raise ConfigError(
+        f"PORTAL_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {LOG_LEVEL!r}"
+    )
 LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -244,5 +276,7 @@ LOGGING: dict[str, Any] = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
+        # One line per request of the readiness probe in `make run` is noise.
+        "httpx": {"level": "WARNING"},
     },
 }

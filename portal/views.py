@@ -10,5 +10,9 @@ from tenants.models import Account
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     # Until memberships exist (accounts issue) only operator staff see partners here.
-    partners = Account.objects.partners().order_by("name") if request.user.is_staff else Account.objects.none()
+    partners = (
+        Account.objects.partners().order_by("name")
+        if request.user.is_staff
+        else Account.objects.none()
+    )
     return render(request, "portal/home.html", {"partners": partners})

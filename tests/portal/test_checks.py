@@ -6,7 +6,10 @@ from django.test import override_settings
 
 def _ids(**overrides) -> set[str]:
     with override_settings(**overrides):
-        return {message.id for message in run_checks(tags=[Tags.security], include_deployment_checks=True)}
+        return {
+            str(message.id)
+            for message in run_checks(tags=[Tags.security], include_deployment_checks=True)
+        }
 
 
 def test_a_deployment_without_real_secrets_is_refused():
@@ -36,4 +39,6 @@ def test_a_configured_deployment_passes_the_portal_checks():
 
 def test_the_deploy_checks_stay_out_of_ordinary_runs():
     with override_settings(SECRET_KEY_CONFIGURED=False):
-        assert not {m.id for m in run_checks(tags=[Tags.security]) if m.id and m.id.startswith("portal.")}
+        assert not {
+            m.id for m in run_checks(tags=[Tags.security]) if m.id and m.id.startswith("portal.")
+        }

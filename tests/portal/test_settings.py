@@ -26,7 +26,11 @@ def _load(tmp_path, **env: str) -> subprocess.CompletedProcess[str]:
     }
     clean |= {"DJANGO_SETTINGS_MODULE": "portal.settings", "PORTAL_VAR_DIR": str(tmp_path), **env}
     return subprocess.run(
-        [sys.executable, "-c", DUMP], env=clean, capture_output=True, text=True, check=False,
+        [sys.executable, "-c", DUMP],
+        env=clean,
+        capture_output=True,
+        text=True,
+        check=False,
         cwd=settings.BASE_DIR,
     )
 
@@ -39,7 +43,7 @@ def test_the_embedded_profile_needs_no_configuration(tmp_path):
         "debug": False,
         "db": "django.db.backends.sqlite3",
         "cache": "django.core.cache.backends.db.DatabaseCache",
-        "broker": "filesystem://",
+        "broker": "filesystem://localhost/",
         "secret_configured": False,
     }
     # The generated secrets live under var/, never in the repository.
@@ -74,7 +78,9 @@ def test_the_production_profile_comes_from_the_urls(tmp_path):
         ("DATABASE_URL", "nonsense://x", "DATABASE_URL is not a usable database URL"),
     ],
 )
-def test_nonsense_in_the_environment_stops_the_process_with_its_name(tmp_path, name, value, message):
+def test_nonsense_in_the_environment_stops_the_process_with_its_name(
+    tmp_path, name, value, message
+):
     result = _load(tmp_path, **{name: value})
     assert result.returncode != 0
     assert message in result.stderr
