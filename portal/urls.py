@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from portal import health, views
 
@@ -12,4 +12,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    # The management API: a prefix no upstream route can have (ChatBotKit has no "portal").
+    path("api/v1/portal/", include("tenants.api.urls")),
+    path("", include("tenants.views.urls")),
 ]

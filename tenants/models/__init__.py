@@ -1,0 +1,30 @@
+"""Accounts (partners and their tenants, to any depth), the people on them, and the audit log.
+
+One module per area; everything is importable from ``tenants.models``.
+"""
+
+from __future__ import annotations
+
+from tenants.models.accounts import Account, AccountQuerySet, new_partner_public_id
+from tenants.models.audit import AuditEvent, AuditEventQuerySet, AuditLogIsAppendOnly
+from tenants.models.people import (
+    Invitation,
+    InvitationQuerySet,
+    Membership,
+    Role,
+    hash_invitation_token,
+)
+
+__all__ = [
+    "Account",
+    "AccountQuerySet",
+    "AuditEvent",
+    "AuditEventQuerySet",
+    "AuditLogIsAppendOnly",
+    "Invitation",
+    "InvitationQuerySet",
+    "Membership",
+    "Role",
+    "hash_invitation_token",
+    "new_partner_public_id",
+]
