@@ -13,7 +13,7 @@ import re
 SECRET_PATTERNS = re.compile(
     r"""
     sk-[A-Za-z0-9_-]{8,}                                    # upstream API secrets
-    | ppk_[A-Za-z0-9_]{8,}                                  # portal tokens (tenants/tokens.py)
+    | pp[kw]_[A-Za-z0-9_]{8,}                               # portal tokens (tenants/credentials)
     | eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*  # JWTs
     | (?<=Bearer\ )[^\s'",]+ | (?<=Token\ )[^\s'",]+         # any Authorization value
     """,

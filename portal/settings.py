@@ -248,9 +248,46 @@ MAILERS: dict[str, Any] = {
 }
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Partner Portal <portal@localhost>")
 
+# The management API (tenants/api/): JSON only, errors as {message, code}, cursor pages.
+# Permissions are not set here: tenants.api.base.ScopedViewSet owns them for every viewset.
 REST_FRAMEWORK: dict[str, Any] = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    # A portal API token (Authorization: Bearer ppk_…) first, else the page session (with CSRF).
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "tenants.api.authentication.PortalTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["tenants.api.parsers.BoundedJSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "tenants.api.pagination.IdCursorPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": [],
+    "EXCEPTION_HANDLER": "tenants.api.errors.handle_exception",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+# OpenAPI 3 for the management API at /api/v1/portal/schema/, Swagger UI at .../docs/ with its
+# assets from drf-spectacular-sidecar (served by the portal: no CDN, works offline).
+SPECTACULAR_SETTINGS: dict[str, Any] = {
+    "TITLE": "Partner Portal management API",
+    "DESCRIPTION": (
+        "Accounts (partners and their tenants), memberships, invitations and the audit log. "
+        "Every object is reached through your roles: an object outside your accounts is a 404, "
+        "like one that does not exist. Errors are `{message, code}`; lists are cursor pages."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1/portal/",
+    "PREPROCESSING_HOOKS": ["tenants.api.schema.only_management_api"],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "AccountStatus": "tenants.models.Account.Status",
+        "Role": "tenants.models.Role",
+    },
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 LOG_LEVEL = env_str("PORTAL_LOG_LEVEL", "INFO").upper()
@@ -281,4 +318,37 @@ LOGGING: dict[str, Any] = {
         # One line per request of the readiness probe in `make run` is noise.
         "httpx": {"level": "WARNING"},
     },
+}
+
+# Proxy
+# The lean proxy of /v1 and /api/v1 (tenants/proxy/).
+# Request bodies above this are refused with 413 while they arrive (the upstream's own JSON
+# bodies are small; attachments go by URL).
+PROXY_MAX_BODY_BYTES = env_int("PROXY_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
+# The account tree (status, run-as targets, the partner's upstream connection): seconds in each
+# worker's memory, then seconds in the shared cache. A warm call reads no database.
+PROXY_ACCOUNT_CACHE_SECONDS = env_int("PROXY_ACCOUNT_CACHE_SECONDS", 5, minimum=1, maximum=300)
+PROXY_ACCOUNT_SHARED_CACHE_SECONDS = env_int(
+    "PROXY_ACCOUNT_SHARED_CACHE_SECONDS", 30, minimum=1, maximum=3600
+)
+# Idempotency-Key: answers kept for replay (24 h), how long a key stays claimed by a request in
+# flight, how long a duplicate waits for it, and the largest answer kept.
+PROXY_IDEMPOTENCY_TTL_SECONDS = env_int("PROXY_IDEMPOTENCY_TTL_SECONDS", 24 * 3600, minimum=60)
+PROXY_IDEMPOTENCY_LOCK_SECONDS = env_int("PROXY_IDEMPOTENCY_LOCK_SECONDS", 300, minimum=5)
+PROXY_IDEMPOTENCY_WAIT_SECONDS = env_int("PROXY_IDEMPOTENCY_WAIT_SECONDS", 30, minimum=1)
+PROXY_IDEMPOTENCY_MAX_BYTES = env_int("PROXY_IDEMPOTENCY_MAX_BYTES", 1024 * 1024, minimum=1024)
+
+# Portal tokens (tenants/credentials/, tenants/services/tokens.py).
+# How long the old value of a rotated token keeps working, unless the rotation says otherwise.
+PORTAL_TOKEN_ROTATION_GRACE_SECONDS = env_int(
+    "PORTAL_TOKEN_ROTATION_GRACE_SECONDS", 1800, minimum=0, maximum=7 * 24 * 3600
+)
+# How often each worker checks the shared revocation epoch. At most 1000: a revoked token must be
+# refused by every worker within one second.
+PORTAL_TOKEN_REVOCATION_CHECK_MS = env_int(
+    "PORTAL_TOKEN_REVOCATION_CHECK_MS", 500, minimum=50, maximum=1000
+)
+CELERY_BEAT_SCHEDULE["flush-token-last-used"] = {
+    "task": "tenants.tasks.flush_token_last_used",
+    "schedule": 60.0,
 }

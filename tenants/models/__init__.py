@@ -1,4 +1,5 @@
-"""Accounts (partners and their tenants, to any depth), the people on them, and the audit log.
+"""Accounts (partners and their tenants, to any depth), the people on them, their tokens, and
+the audit log.
 
 One module per area; everything is importable from ``tenants.models``.
 """
@@ -14,6 +15,7 @@ from tenants.models.people import (
     Role,
     hash_invitation_token,
 )
+from tenants.models.tokens import Token, TokenQuerySet
 
 __all__ = [
     "Account",
@@ -25,6 +27,8 @@ __all__ = [
     "InvitationQuerySet",
     "Membership",
     "Role",
+    "Token",
+    "TokenQuerySet",
     "hash_invitation_token",
     "new_partner_public_id",
 ]

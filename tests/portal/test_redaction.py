@@ -8,10 +8,14 @@ SECRET = "sk-" + "ab12" * 16
 
 
 def test_it_masks_upstream_secrets_bearer_values_and_jwts():
-    line = f"Authorization: Bearer {SECRET} token=ppk_abc123def456 jwt=eyJhbGciOi.eyJzdWIiOi.sig"
+    line = (
+        f"Authorization: Bearer {SECRET} token=ppk_abc123def456 key=ppw_abc123def456 "
+        "jwt=eyJhbGciOi.eyJzdWIiOi.sig"
+    )
     cleaned = redact(line)
     assert SECRET not in cleaned
     assert "ppk_abc123def456" not in cleaned
+    assert "ppw_abc123def456" not in cleaned
     assert "eyJhbGciOi.eyJzdWIiOi" not in cleaned
     assert "Authorization: Bearer [redacted]" in cleaned
 
