@@ -1,7 +1,30 @@
+"""The management API's URL space, mounted at ``/api/v1/portal/`` by ``portal/urls.py``."""
+
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.routers import SimpleRouter
+
+from tenants.api.accounts import AccountViewSet
+from tenants.api.audit import AuditEventViewSet
+from tenants.api.errors import not_found
+from tenants.api.people import InvitationViewSet, MembershipViewSet
 
 app_name = "api"
 
-urlpatterns: list[URLPattern | URLResolver] = []
+router = SimpleRouter()
+router.register("accounts", AccountViewSet, basename="account")
+router.register("memberships", MembershipViewSet, basename="membership")
+router.register("invitations", InvitationViewSet, basename="invitation")
+router.register("audit-events", AuditEventViewSet, basename="audit-event")
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    *router.urls,
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    # Swagger UI from drf-spectacular-sidecar's static files (no CDN), its script served
+    # separately so that no inline script is needed.
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
+    # Last: any other path under the prefix is a {message, code} 404, not an HTML page.
+    re_path(r"^.*$", not_found, name="not-found"),
+]

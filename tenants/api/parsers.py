@@ -1,0 +1,41 @@
+"""The only request body the API reads: JSON of bounded size."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import IO, Any
+
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import JSONParser
+
+# Far above any real request (an account's meta and limits). DRF's JSONParser reads the raw
+# stream, past Django's DATA_UPLOAD_MAX_MEMORY_SIZE check, so the bound is enforced here.
+MAX_BODY_BYTES = 64 * 1024
+TOO_BIG = f"The request body is larger than {MAX_BODY_BYTES // 1024} KiB."
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+class BoundedJSONParser(JSONParser):
+    def parse(
+        self,
+        stream: IO[Any],
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> Any:
+        request = (parser_context or {}).get("request")
+        declared = str(request.META.get("CONTENT_LENGTH", "")) if request is not None else ""
+        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            raise ParseError(TOO_BIG)
+        body = stream.read(MAX_BODY_BYTES + 1)
+        if len(body) > MAX_BODY_BYTES:
+            raise ParseError(TOO_BIG)
+        try:
+            return json.loads(body.decode("utf-8"), parse_constant=_refuse_constant)
+        except UnicodeDecodeError:
+            raise ParseError("The request body is not UTF-8.") from None
+        except ValueError as exc:
+            raise ParseError(f"The request body is not valid JSON: {exc}.") from None
