@@ -1,7 +1,31 @@
+"""The pages (htmx). Every view resolves what it shows through ``tenants.access`` first."""
+
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver
+from django.urls import path
+
+from tenants.views import accounts, audit, invitations, members, onboarding, status
 
 app_name = "tenants"
 
-urlpatterns: list[URLPattern | URLResolver] = []
+urlpatterns = [
+    path("tenants/", accounts.tenant_list, name="tenant-list"),
+    path("tenants/new/", onboarding.onboard, name="onboard"),
+    path("accounts/<str:public_id>/", accounts.account_detail, name="account-detail"),
+    path("accounts/<str:public_id>/edit/", accounts.account_edit, name="account-edit"),
+    path("accounts/<str:public_id>/suspend/", status.account_suspend, name="account-suspend"),
+    path(
+        "accounts/<str:public_id>/reactivate/",
+        status.account_reactivate,
+        name="account-reactivate",
+    ),
+    path("accounts/<str:public_id>/close/", status.account_close, name="account-close"),
+    path("accounts/<str:public_id>/onboarded/", onboarding.onboard_invite, name="onboard-invite"),
+    path("accounts/<str:public_id>/members/", members.members, name="members"),
+    # Tokens pages (a later step) go here: "accounts/<public_id>/tokens/", name "token-list".
+    path("members/<int:pk>/role/", members.member_role, name="member-role"),
+    path("members/<int:pk>/remove/", members.member_remove, name="member-remove"),
+    path("audit/", audit.audit_list, name="audit-list"),
+    # The path tenants.services.people.INVITATION_PATH puts in the e-mail.
+    path("invitations/<str:token>/", invitations.invitation_accept, name="invitation-accept"),
+]

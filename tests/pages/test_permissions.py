@@ -1,0 +1,204 @@
+"""Every page and every POST action, for every persona: the right people get it, others a 404
+(a 403 when they can see the account but their role does not allow the action), anonymous
+visitors the login page. The same matrix for every endpoint, as healthchecks does it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from tests.pages.conftest import PERSONAS, PageWorld
+
+pytestmark = pytest.mark.django_db
+
+A_READERS = {"a_owner", "a_admin", "a_support", "a_viewer", "tenant_user", "staff"}
+A_ADMINS = {"a_owner", "a_admin", "tenant_user", "staff"}  # tenant_user owns a_child
+A_OWNERS = {"a_owner", "tenant_user", "staff"}
+EVERYONE = set(PERSONAS) - {"anonymous"}
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    method: str
+    url: Callable[[PageWorld], str]
+    allowed: set[str]
+    ok_status: int = 200
+    # Who can see the account but may not do this: 403. Everyone else (logged in): 404.
+    visible: set[str] = frozenset()  # type: ignore[assignment]
+    data: Callable[[PageWorld], dict[str, Any]] = lambda pages: {}
+
+
+def child(pages: PageWorld) -> str:
+    return pages.world.a_child.public_id
+
+
+CASES = [
+    Case("dashboard", "GET", lambda p: "/", EVERYONE),
+    Case("tenant list", "GET", lambda p: "/tenants/", EVERYONE),
+    Case("audit log", "GET", lambda p: "/audit/", EVERYONE),
+    Case("account page", "GET", lambda p: f"/accounts/{child(p)}/", A_READERS),
+    Case("members page", "GET", lambda p: f"/accounts/{child(p)}/members/", A_READERS),
+    Case(
+        "edit form",
+        "GET",
+        lambda p: f"/accounts/{child(p)}/edit/",
+        A_ADMINS,
+        visible=A_READERS,
+    ),
+    Case(
+        "edit (time zone only: no upstream call)",
+        "POST",
+        lambda p: f"/accounts/{child(p)}/edit/",
+        A_ADMINS,
+        ok_status=303,
+        visible=A_READERS,
+        data=lambda p: {"name": p.a_child.name, "email": "", "timezone": "Europe/Paris"},
+    ),
+    Case(
+        "suspend page",
+        "GET",
+        lambda p: f"/accounts/{child(p)}/suspend/",
+        A_ADMINS,
+        visible=A_READERS,
+    ),
+    Case(
+        "suspend",
+        "POST",
+        lambda p: f"/accounts/{child(p)}/suspend/",
+        A_ADMINS,
+        ok_status=303,
+        visible=A_READERS,
+        data=lambda p: {"reason": "unpaid"},
+    ),
+    Case(
+        "reactivate",
+        "POST",
+        lambda p: f"/accounts/{child(p)}/reactivate/",
+        A_ADMINS,
+        ok_status=303,
+        visible=A_READERS,
+    ),
+    Case(
+        "close page",
+        "GET",
+        lambda p: f"/accounts/{child(p)}/close/",
+        A_OWNERS,
+        visible=A_READERS,
+    ),
+    Case(
+        "close with a wrong confirmation (no upstream call)",
+        "POST",
+        lambda p: f"/accounts/{child(p)}/close/",
+        A_OWNERS,
+        ok_status=422,
+        visible=A_READERS,
+        data=lambda p: {"confirmation": "not-the-slug"},
+    ),
+    Case(
+        "onboarding under A's child",
+        "GET",
+        lambda p: f"/tenants/new/?parent={child(p)}",
+        A_ADMINS,
+        visible=A_READERS,
+    ),
+    Case(
+        "onboarding step 3",
+        "GET",
+        lambda p: f"/accounts/{child(p)}/onboarded/",
+        A_ADMINS,
+        visible=A_READERS,
+    ),
+    Case(
+        "invite",
+        "POST",
+        lambda p: f"/accounts/{child(p)}/members/",
+        A_ADMINS,
+        ok_status=303,
+        visible=A_READERS,
+        data=lambda p: {"email": "new@person.example", "role": "viewer"},
+    ),
+    Case(
+        "change a role",
+        "POST",
+        lambda p: f"/members/{p.child_viewer_membership.pk}/role/",
+        A_ADMINS,
+        ok_status=303,
+        visible=A_READERS,
+        data=lambda p: {"role": "support"},
+    ),
+    Case(
+        "remove a member",
+        "POST",
+        lambda p: f"/members/{p.child_viewer_membership.pk}/remove/",
+        A_ADMINS,
+        ok_status=303,
+        visible=A_READERS,
+    ),
+]
+
+
+def expected_status(case: Case, persona: str) -> int:
+    if persona == "anonymous":
+        return 302
+    if persona in case.allowed:
+        return case.ok_status
+    if persona in case.visible:
+        return 403
+    return 404
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
+def test_each_page_and_action_answers_each_persona_as_its_role_allows(
+    pages, client_for, case, persona
+):
+    client = client_for(persona)
+    url = case.url(pages)
+    response = client.get(url) if case.method == "GET" else client.post(url, case.data(pages))
+    assert response.status_code == expected_status(case, persona), response.content[:2000]
+    if response.status_code == 302:
+        assert response["Location"].startswith("/login/?next=")
+
+
+def without_csrf(content: bytes) -> bytes:
+    # CSRF tokens (<body hx-headers>, the logout form) differ per request; nothing else may.
+    content = re.sub(rb'"X-CSRFToken": "[^"]*"', b"", content)
+    return re.sub(rb'name="csrfmiddlewaretoken" value="[^"]*"', b"", content)
+
+
+@pytest.mark.parametrize("persona", ["b_owner", "outsider"])
+def test_a_foreign_account_and_a_missing_one_give_the_same_404_page(pages, client_for, persona):
+    client = client_for(persona)
+    foreign = client.get(f"/accounts/{pages.a_child.public_id}/")
+    missing = client.get("/accounts/usr_does_not_exist/")
+    assert foreign.status_code == missing.status_code == 404
+    assert without_csrf(foreign.content) == without_csrf(missing.content)
+    assert b"A Child" not in foreign.content
+
+
+def test_a_forced_action_shows_a_readable_403_page(pages, client_for):
+    response = client_for("a_viewer").post(f"/accounts/{pages.a_child.public_id}/suspend/")
+    assert response.status_code == 403
+    assert b"needs the admin role" in response.content
+    assert b"Traceback" not in response.content
+
+
+def test_an_admin_cannot_force_granting_the_owner_role(pages, client_for):
+    response = client_for("a_admin").post(
+        f"/members/{pages.child_viewer_membership.pk}/role/", {"role": "owner"}
+    )
+    assert response.status_code == 403
+    pages.child_viewer_membership.refresh_from_db()
+    assert pages.child_viewer_membership.role == "viewer"
+
+
+def test_an_admin_cannot_force_removing_an_owner(pages, client_for):
+    owner_membership = pages.tenant_user.memberships.get()
+    response = client_for("a_admin").post(f"/members/{owner_membership.pk}/remove/")
+    assert response.status_code == 403
+    assert pages.tenant_user.memberships.exists()
