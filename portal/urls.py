@@ -14,5 +14,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # The management API: a prefix no upstream route can have (ChatBotKit has no "portal").
     path("api/v1/portal/", include("tenants.api.urls")),
+    # The partner API in the upstream's shapes (portal/asgi.py routes these paths to Django).
+    path("", include("tenants.partner_api.urls")),
     path("", include("tenants.views.urls")),
 ]

@@ -34,13 +34,19 @@ class RequestContext:
 
     request_id: str = ""
     ip: str | None = None
+    # Who acted when no person did: "token <id>" for calls made with a portal token.
+    credential: str = ""
 
     @classmethod
-    def from_request(cls, request: HttpRequest) -> RequestContext:
+    def from_request(cls, request: HttpRequest, *, credential: str = "") -> RequestContext:
         request_id = str(
             getattr(request, "request_id", "") or request.headers.get("X-Request-ID", "")
         )[:64]
-        return cls(request_id=request_id, ip=_valid_ip(request.META.get("REMOTE_ADDR")))
+        return cls(
+            request_id=request_id,
+            ip=_valid_ip(request.META.get("REMOTE_ADDR")),
+            credential=credential,
+        )
 
 
 NO_CONTEXT = RequestContext()
@@ -102,7 +108,9 @@ def record(
     user = actor if actor is not None and actor.is_authenticated else None
     return AuditEvent.objects.create(
         actor_id=user.pk if user is not None else None,
-        actor_label=actor_label(actor),
+        actor_label=actor_label(actor)
+        if user is not None or not context.credential
+        else context.credential,
         account=account,
         action=action,
         target_type=target_type,

@@ -46,6 +46,9 @@ class Account(models.Model):
     slug = models.SlugField(max_length=64)
     name = models.CharField(max_length=200)
     email = models.EmailField(blank=True)
+    # The upstream user's own descriptive fields, kept so the partner API returns what it took.
+    description = models.TextField(blank=True)
+    image = models.URLField(max_length=1000, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     timezone = models.CharField(max_length=64, default="UTC")
     meta = models.JSONField(default=dict, blank=True)
@@ -98,6 +101,21 @@ class Account(models.Model):
     def lineage_pks(self) -> list[int]:
         """Primary keys from the partner down to this account, read from ``path``."""
         return [int(pk) for pk in self.path.strip("/").split("/") if pk]
+
+    def first_blocked_in_lineage(self) -> Account | None:
+        """The nearest of this account and its ancestors that is not active, if any.
+
+        A suspended reseller suspends everything it resold: callers acting as any account
+        below it are refused, without the status being copied down the tree.
+        """
+        if self.status != self.Status.ACTIVE:
+            return self
+        return (
+            Account.objects.filter(pk__in=self.lineage_pks)
+            .exclude(status=self.Status.ACTIVE)
+            .order_by("-path")
+            .first()
+        )
 
     def set_upstream_secret(self, secret: str) -> None:
         self.upstream_secret_encrypted = crypto.encrypt(secret)

@@ -12,6 +12,7 @@ close, valid time zones, unique e-mails among siblings.
 - ``accounts``: create_partner, onboard_tenant, update_account, suspend_account,
   reactivate_account, close_account, rotate_upstream_secret
 - ``people``: invite_member, accept_invitation, change_role, remove_member
+- ``tokens``: issue_token, create_session_token, update_token, rotate_token, revoke_token
 """
 
 from __future__ import annotations
@@ -33,19 +34,33 @@ from tenants.services.people import (
     invite_member,
     remove_member,
 )
+from tenants.services.tokens import (
+    IssuedToken,
+    create_session_token,
+    issue_token,
+    revoke_token,
+    rotate_token,
+    update_token,
+)
 
 __all__ = [
     "AccountError",
+    "IssuedToken",
     "RequestContext",
     "accept_invitation",
     "change_role",
     "close_account",
     "create_partner",
+    "create_session_token",
     "invite_member",
+    "issue_token",
     "onboard_tenant",
     "reactivate_account",
     "remove_member",
+    "revoke_token",
+    "rotate_token",
     "rotate_upstream_secret",
     "suspend_account",
     "update_account",
+    "update_token",
 ]

@@ -16,6 +16,7 @@ from tenants.models import Account
 from tenants.services.errors import (
     AccountError,
     clean_email,
+    clean_image,
     clean_limits,
     clean_meta,
     clean_name,
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 
     from tenants.audit import Actor
 
-EDITABLE_FIELDS = ("name", "email", "timezone", "meta", "limits")
+EDITABLE_FIELDS = ("name", "email", "description", "image", "timezone", "meta", "limits")
 
 
 def _unique_slug(name: str, siblings: QuerySet[Account]) -> str:
@@ -121,6 +122,8 @@ def onboard_tenant(
     name: str,
     email: str = "",
     slug: str = "",
+    description: str = "",
+    image: str = "",
     timezone: str = "UTC",
     meta: Mapping[str, Any] | None = None,
     limits: Mapping[str, Any] | None = None,
@@ -136,6 +139,8 @@ def onboard_tenant(
         raise AccountError(f"{parent.name} is {parent.get_status_display().lower()}.", "CONFLICT")
     name = clean_name(name)
     email = clean_email(email)
+    description = description.strip()
+    image = clean_image(image)
     timezone = clean_timezone(timezone)
     meta_value = clean_meta(dict(meta or {}))
     limits_value = clean_limits(dict(limits or {}))
@@ -147,7 +152,12 @@ def onboard_tenant(
         raise AccountError(f"{parent.name} already has a tenant {slug!r}.", "CONFLICT")
 
     fields = child_fields(
-        name=name, email=email or None, meta=meta_value, limits=limits_value or None
+        name=name,
+        email=email or None,
+        description=description or None,
+        image=image or None,
+        meta=meta_value,
+        limits=limits_value or None,
     )
     upstream_id = call_upstream(
         "create the tenant's upstream account",
@@ -164,6 +174,8 @@ def onboard_tenant(
             slug=slug,
             name=name,
             email=email,
+            description=description,
+            image=image,
             timezone=timezone,
             meta=meta_value,
             limits=limits_value,
@@ -196,6 +208,8 @@ def update_account(
     actor: Actor,
     name: str | None = None,
     email: str | None = None,
+    description: str | None = None,
+    image: str | None = None,
     timezone: str | None = None,
     meta: Mapping[str, Any] | None = None,
     limits: Mapping[str, Any] | None = None,
@@ -216,6 +230,10 @@ def update_account(
         after["email"] = clean_email(email)
         if after["email"] != before["email"]:
             _check_email_free(account.parent, after["email"], exclude=account)
+    if description is not None:
+        after["description"] = description.strip()
+    if image is not None:
+        after["image"] = clean_image(image)
     if timezone is not None:
         after["timezone"] = clean_timezone(timezone)
     if meta is not None:
@@ -231,6 +249,8 @@ def update_account(
         body = child_fields(
             name=after["name"] if "name" in changes else None,
             email=after["email"] if "email" in changes else None,
+            description=after["description"] if "description" in changes else None,
+            image=after["image"] if "image" in changes else None,
             meta=meta_patch if "meta" in changes else None,
             limits=after["limits"] if "limits" in changes else None,
         )

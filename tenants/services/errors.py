@@ -8,7 +8,7 @@ from functools import cache
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
+from django.core.validators import URLValidator, validate_email
 
 from tenants.models import Account
 
@@ -42,6 +42,18 @@ def clean_name(value: str) -> str:
     if not name or len(name) > 200:
         raise AccountError("A name is required (at most 200 characters).")
     return name
+
+
+def clean_image(value: str) -> str:
+    """An image is a link to a picture (http or https), as the upstream stores it."""
+    image = value.strip()
+    if not image:
+        return ""
+    try:
+        URLValidator(schemes=["http", "https"])(image)
+    except ValidationError:
+        raise AccountError(f"{value!r} is not a valid image URL.") from None
+    return image
 
 
 def clean_email(value: str, *, required: bool = False) -> str:

@@ -40,11 +40,21 @@ def call_upstream[T](what: str, call: Callable[[UpstreamClient], Awaitable[T]]) 
 
 
 def child_fields(
-    *, name: str | None = None, email: str | None = None, meta: Any = None, limits: Any = None
+    *,
+    name: str | None = None,
+    email: str | None = None,
+    description: str | None = None,
+    image: str | None = None,
+    meta: Any = None,
+    limits: Any = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {}
     if name is not None:
         body["name"] = name
+    if description is not None:
+        body["description"] = description
+    if image is not None:
+        body["image"] = image
     if email is not None:
         body["email"] = email  # "" clears it upstream
     if meta is not None:
