@@ -23,23 +23,10 @@ from rest_framework.views import set_rollback
 
 from portal.upstream import UpstreamError, UpstreamTimeout
 from tenants.services import AccountError
+from tenants.services.errors import describe_account_error
 
 logger = logging.getLogger("tenants.api")
 
-# Status of the codes services raise themselves; any other code on an ``AccountError`` is one the
-# upstream sent (``tenants.services.upstream.call_upstream``), which is a gateway failure here.
-_LOCAL_STATUS_BY_CODE = {
-    "BAD_REQUEST": 400,
-    "NOT_AUTHORIZED": 403,
-    "NOT_FOUND": 404,
-    "CONFLICT": 409,
-    "UNPROCESSABLE_ENTITY": 422,
-    "TOO_MANY_REQUESTS": 429,
-    "LIMITS_REACHED": 429,
-}
-_TIMEOUT_CODES = {"GATEWAY_TIMEOUT", "TIMEOUT"}
-# Upstream answers about the caller's input: passed on with their own status and code.
-_UPSTREAM_CLIENT_STATUSES = {400, 409, 422, 429}
 _CODE_BY_STATUS = {
     400: "BAD_REQUEST",
     401: "NOT_AUTHENTICATED",
@@ -80,24 +67,10 @@ def describe_validation(detail: Any, field: str = "") -> list[str]:
     return [f"{field}: {detail}" if field else str(detail)]
 
 
-def _from_account_error(exc: AccountError) -> tuple[int, str, str]:
-    cause = exc.__cause__
-    if isinstance(cause, UpstreamTimeout) or exc.code in _TIMEOUT_CODES:
-        return 504, "GATEWAY_TIMEOUT", exc.message
-    if isinstance(cause, UpstreamError):
-        if cause.status in _UPSTREAM_CLIENT_STATUSES:
-            return cause.status, exc.code, exc.message
-        return 502, "BAD_GATEWAY", exc.message
-    if exc.code in _LOCAL_STATUS_BY_CODE:
-        return _LOCAL_STATUS_BY_CODE[exc.code], exc.code, exc.message
-    # An upstream code re-raised without its cause (a close that failed half-way).
-    return 502, "BAD_GATEWAY", exc.message
-
-
 def describe(exc: Exception) -> tuple[int, str, str]:
     """``(status, code, message)`` for an exception raised while answering an API request."""
     if isinstance(exc, AccountError):
-        return _from_account_error(exc)
+        return describe_account_error(exc)
     if isinstance(exc, UpstreamError):
         status = 504 if isinstance(exc, UpstreamTimeout) else 502
         return status, _CODE_BY_STATUS[status], exc.message

@@ -13,21 +13,7 @@ from django.http import HttpRequest, JsonResponse
 from portal.upstream import UpstreamError, UpstreamTimeout
 from tenants.credentials import CredentialError
 from tenants.services import AccountError
-
-# The status of each code a service raises for the caller's own input; any other code on an
-# AccountError came from the upstream and is a gateway failure here.
-STATUS_BY_CODE = {
-    "BAD_REQUEST": 400,
-    "NOT_AUTHENTICATED": 401,
-    "NOT_AUTHORIZED": 403,
-    "NOT_FOUND": 404,
-    "METHOD_NOT_ALLOWED": 405,
-    "CONFLICT": 409,
-    "CONTENT_TOO_LARGE": 413,
-    "UNPROCESSABLE_ENTITY": 422,
-    "TOO_MANY_REQUESTS": 429,
-    "LIMITS_REACHED": 429,
-}
+from tenants.services.errors import describe_account_error
 
 
 class ApiError(Exception):
@@ -52,11 +38,7 @@ def response_for(exc: Exception) -> JsonResponse:
     if isinstance(exc, CredentialError):
         return error_response(exc.status, exc.code, exc.message)
     if isinstance(exc, AccountError):
-        status = STATUS_BY_CODE.get(exc.code)
-        if status is None:
-            timeout = exc.code in {"GATEWAY_TIMEOUT", "TIMEOUT"}
-            return error_response(504 if timeout else 502, exc.code, exc.message)
-        return error_response(status, exc.code, exc.message)
+        return error_response(*describe_account_error(exc))
     if isinstance(exc, UpstreamError):
         status = 504 if isinstance(exc, UpstreamTimeout) else 502
         return error_response(

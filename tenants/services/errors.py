@@ -10,6 +10,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 
+from portal.upstream import UpstreamError, UpstreamTimeout
 from tenants.models import Account
 
 
@@ -96,3 +97,34 @@ def merge_meta(current: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str
 def require_open(account: Account) -> None:
     if account.status == Account.Status.CLOSED:
         raise AccountError(f"{account.name} is closed.", "CONFLICT")
+
+
+# Status of the codes services raise themselves; any other code on an ``AccountError`` is one the
+# upstream sent (``tenants.services.upstream.call_upstream``), which is a gateway failure here.
+_LOCAL_STATUS_BY_CODE = {
+    "BAD_REQUEST": 400,
+    "NOT_AUTHORIZED": 403,
+    "NOT_FOUND": 404,
+    "CONFLICT": 409,
+    "UNPROCESSABLE_ENTITY": 422,
+    "TOO_MANY_REQUESTS": 429,
+    "LIMITS_REACHED": 429,
+}
+_TIMEOUT_CODES = {"GATEWAY_TIMEOUT", "TIMEOUT"}
+# Upstream answers about the caller's input: passed on with their own status and code.
+_UPSTREAM_CLIENT_STATUSES = {400, 409, 422, 429}
+
+
+def describe_account_error(exc: AccountError) -> tuple[int, str, str]:
+    """``(status, code, message)`` of an ``AccountError`` for an HTTP API (management, partner)."""
+    cause = exc.__cause__
+    if isinstance(cause, UpstreamTimeout) or exc.code in _TIMEOUT_CODES:
+        return 504, "GATEWAY_TIMEOUT", exc.message
+    if isinstance(cause, UpstreamError):
+        if cause.status in _UPSTREAM_CLIENT_STATUSES:
+            return cause.status, exc.code, exc.message
+        return 502, "BAD_GATEWAY", exc.message
+    if exc.code in _LOCAL_STATUS_BY_CODE:
+        return _LOCAL_STATUS_BY_CODE[exc.code], exc.code, exc.message
+    # An upstream code re-raised without its cause (a close that failed half-way).
+    return 502, "BAD_GATEWAY", exc.message
