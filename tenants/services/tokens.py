@@ -139,6 +139,34 @@ def _summary(token: Token) -> dict[str, Any]:
 # -- services ----------------------------------------------------------------------------------
 
 
+def _issue(
+    account: Account,
+    action: str,
+    kind: Token.Kind,
+    *,
+    actor: Actor,
+    context: RequestContext | None,
+    **fields: Any,
+) -> IssuedToken:
+    with transaction.atomic():
+        # Locked so that a suspend or close committing at the same moment cannot slip between
+        # the status check and the new token.
+        locked = Account.objects.select_for_update().get(pk=account.pk)
+        _require_active(locked)
+        issued = _new_token(locked, kind=kind, actor=actor, **fields)
+        audit.record(
+            action,
+            actor=actor,
+            account=locked,
+            target_type="token",
+            target_id=issued.token.token_id,
+            changes=_summary(issued.token),
+            context=context,
+        )
+        _publish_on_commit(issued.token, revoke_cached=False)
+    return issued
+
+
 def issue_token(
     account: Account,
     *,
@@ -162,21 +190,7 @@ def issue_token(
     seconds = _clean_seconds(expires_in, what="expires_in", maximum=MAX_EXPIRES_IN)
     if seconds is not None:
         fields["expires_at"] = timezone.now() + timedelta(seconds=seconds)
-    with transaction.atomic():
-        locked = Account.objects.select_for_update().get(pk=account.pk)
-        _require_active(locked)
-        issued = _new_token(locked, kind=Token.Kind.API, actor=actor, **fields)
-        audit.record(
-            "token.issued",
-            actor=actor,
-            account=locked,
-            target_type="token",
-            target_id=issued.token.token_id,
-            changes=_summary(issued.token),
-            context=context,
-        )
-        _publish_on_commit(issued.token, revoke_cached=False)
-    return issued
+    return _issue(account, "token.issued", Token.Kind.API, actor=actor, context=context, **fields)
 
 
 def create_session_token(
@@ -204,29 +218,17 @@ def create_session_token(
             routes = validate_routes(allowed_routes)
         except RouteError as exc:
             raise AccountError(str(exc)) from None
-    with transaction.atomic():
-        locked = Account.objects.select_for_update().get(pk=account.pk)
-        _require_active(locked)
-        issued = _new_token(
-            locked,
-            kind=Token.Kind.SESSION,
-            actor=actor,
-            name="Session",
-            scopes=["*"],
-            allowed_routes=routes,
-            expires_at=timezone.now() + timedelta(seconds=seconds),
-        )
-        audit.record(
-            "token.session_created",
-            actor=actor,
-            account=locked,
-            target_type="token",
-            target_id=issued.token.token_id,
-            changes=_summary(issued.token),
-            context=context,
-        )
-        _publish_on_commit(issued.token, revoke_cached=False)
-    return issued
+    return _issue(
+        account,
+        "token.session_created",
+        Token.Kind.SESSION,
+        actor=actor,
+        context=context,
+        name="Session",
+        scopes=["*"],
+        allowed_routes=routes,
+        expires_at=timezone.now() + timedelta(seconds=seconds),
+    )
 
 
 def update_token(
