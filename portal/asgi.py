@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from django.core.asgi import get_asgi_application
@@ -13,6 +14,7 @@ django_application = get_asgi_application()
 
 from portal.env import env_bool  # noqa: E402  (after setup: settings must be configured)
 from portal.upstream import aclose_all  # noqa: E402
+from tenants.proxy import proxy_application  # noqa: E402
 
 Scope = dict[str, Any]
 Receive = Any
@@ -42,6 +44,28 @@ def _with_lifespan(app: Any) -> Any:
     return application
 
 
+# Routing by path, before Django (ARCHITECTURE.md, "The hot path"). The upstream-compatible API
+# goes to the lean proxy, which runs no Django middleware and no thread hop; the routes of that
+# API which the portal answers itself (partner users, the widget stream) and everything else
+# go to Django. `/api/v1/portal/...` is the management API.
+_API = re.compile(r"^/(?:api/)?v1/")
+_API_ANSWERED_BY_DJANGO = re.compile(
+    r"^/(?:api/)?v1/(?:(?:partner/)?user(?:/|$)|chat/stream$)|^/api/v1/portal(?:/|$)"
+)
+
+
+def _with_proxy(django_app: Any) -> Any:
+    async def application(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path = scope["path"]
+            if _API.match(path) and not _API_ANSWERED_BY_DJANGO.match(path):
+                await proxy_application(scope, receive, send)
+                return
+        await django_app(scope, receive, send)
+
+    return application
+
+
 _app: Any = django_application
 # The embedded profile serves its own static files; production puts them behind a CDN or the
 # load balancer (collectstatic into STATIC_ROOT) and sets PORTAL_SERVE_STATIC=false.
@@ -50,4 +74,4 @@ if env_bool("PORTAL_SERVE_STATIC", True):
 
     _app = ASGIStaticFilesHandler(django_application)
 
-application = _with_lifespan(_app)
+application = _with_lifespan(_with_proxy(_app))

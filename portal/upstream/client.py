@@ -308,7 +308,9 @@ class UpstreamClient:
                     await asyncio.sleep(self.retry.delay(attempt))
                     continue
                 raise error from exc
-            logger.info(
+            # DEBUG: one line per proxied call would put a synchronous write on the hot path;
+            # failures and retries are logged above and below at WARNING.
+            logger.debug(
                 "upstream %s %s -> %s in %.0f ms", method, path, response.status, _ms(started)
             )
             if response.status in retry_statuses and attempt < attempts:

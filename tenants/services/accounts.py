@@ -63,6 +63,18 @@ def _check_email_free(
         raise AccountError(f"Another account under {parent.name} uses {email}.", "CONFLICT")
 
 
+def _forget_in_proxy_on_commit(account: Account) -> None:
+    """Drop the proxy's cached copy of the account's subtree once the change is committed.
+
+    The proxy reads account status and upstream credentials from caches (no database on its
+    hot path); this process and the shared cache forget at once, other workers' memory within
+    ``PROXY_ACCOUNT_CACHE_SECONDS``.
+    """
+    from tenants.proxy import forget_account
+
+    transaction.on_commit(lambda: forget_account(account))
+
+
 # -- services ----------------------------------------------------------------------------------
 
 
@@ -287,6 +299,7 @@ def _set_status(
             locked.status = status
             locked.save(update_fields=["status", "updated_at"])
             audit.record(action, actor=actor, account=locked, changes=changes, context=context)
+            _forget_in_proxy_on_commit(locked)
     account.status, account.updated_at = locked.status, locked.updated_at
     return account
 
@@ -351,6 +364,7 @@ def close_account(
             audit.record(
                 "account.closed", actor=actor, account=item, changes=changes, context=context
             )
+        _forget_in_proxy_on_commit(account)
     if failure is not None:
         raise AccountError(
             f"{failure.message} {len(closed)} of {len(subtree)} accounts were closed; "
@@ -408,4 +422,5 @@ def rotate_upstream_secret(
             },
             context=context,
         )
+        _forget_in_proxy_on_commit(partner)
     return partner

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import AsyncIterator
+from typing import cast
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.http import StreamingHttpResponse
 from django.test import AsyncClient
 
 from tenants.credentials import CredentialError, authenticate_sync, record_allows_route
@@ -75,7 +78,12 @@ def test_jsonl_walks_every_page_one_item_per_line(partners, five):
                 "Accept": "application/jsonl",
             },
         )
-        chunks = [chunk async for chunk in response.streaming_content]
+        # The test client's response type hides that this one streams.
+        # The partner API streams JSONL from an async iterator (tenants/partner_api/lists.py).
+        content = cast(
+            AsyncIterator[bytes], cast(StreamingHttpResponse, response).streaming_content
+        )
+        chunks = [chunk async for chunk in content]
         return response.status_code, response["Content-Type"], b"".join(chunks)
 
     status, content_type, raw = async_to_sync(fetch)("")

@@ -23,7 +23,7 @@ def attempts_logged(caplog: pytest.LogCaptureFixture, method: str, path: str) ->
 async def test_a_get_is_retried_on_503_until_it_succeeds(
     sandbox: Sandbox, conn: UpstreamConnection, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, "portal.upstream")
+    caplog.set_level(logging.DEBUG, "portal.upstream")
     sandbox.inject_fault("/v1/bot/list", "status", status=503, times=2)
     async with fast_client() as client:
         page = await client.request_json(conn, "GET", "/v1/bot/list")
@@ -43,7 +43,7 @@ async def test_a_get_gives_up_after_three_tries(sandbox: Sandbox, conn: Upstream
 async def test_a_post_is_never_retried(
     sandbox: Sandbox, conn: UpstreamConnection, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, "portal.upstream")
+    caplog.set_level(logging.DEBUG, "portal.upstream")
     sandbox.inject_fault("/v1/bot/create", "status", status=503, times=1)
     async with fast_client() as client:
         with pytest.raises(UpstreamHTTPError) as caught:
@@ -72,7 +72,7 @@ async def test_a_post_the_caller_marks_idempotent_is_retried(
 async def test_a_refused_connection_is_retried_for_a_get_only(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, "portal.upstream")
+    caplog.set_level(logging.DEBUG, "portal.upstream")
     conn = UpstreamConnection(f"http://127.0.0.1:{free_port()}", "sk-unreachable")
     async with fast_client() as client:
         with pytest.raises(UpstreamUnavailable):

@@ -1,0 +1,289 @@
+"""Who a call acts as: the token's account or a run-as target in its subtree, and its upstream.
+
+The account tree is read from a two-level cache so that a warm call touches no database:
+
+1. this process's memory (``PROXY_ACCOUNT_CACHE_SECONDS``, a few seconds), holding ready
+   objects, the partner's ``UpstreamConnection`` with its decrypted secret included;
+2. the shared cache (Redis or the database cache, ``PROXY_ACCOUNT_SHARED_CACHE_SECONDS``),
+   holding plain values, the secret still encrypted: a decrypted secret never leaves the
+   process that needs it;
+3. on a miss of both, one database query through ``sync_to_async``.
+
+Services that change an account's status, or a partner's upstream connection, call
+``forget_account`` so that every worker sees the change within the in-process TTL instead of
+the shared one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models.functions import Length
+
+from portal.upstream import UpstreamConnection
+from tenants import crypto
+from tenants.models import Account
+from tenants.proxy.errors import ProxyError, not_authenticated, not_authorized
+
+# Upstream headers (UPSTREAM.md §1, §3.5): any case, both id spellings, and the e-mail form.
+RUN_AS_ID_HEADERS = ("x-runas-user-id", "x-runas-userid")
+RUN_AS_EMAIL_HEADER = "x-runas-child-user-email"
+_SHARED_PREFIX = "proxy:v1:"
+# Unknown run-as ids are remembered briefly too, so that guessing ids cannot turn every
+# request into a database query; a tenant onboarded a moment ago waits at most this long.
+_NEGATIVE_SECONDS = 1.0
+_MAX_LOCAL_ENTRIES = 50_000
+
+
+@dataclass(frozen=True, slots=True)
+class AccountNode:
+    """What the hot path needs of one account. Built from the database, never from a request."""
+
+    pk: int
+    public_id: str
+    path: str  # "/1/7/42/"
+    name: str
+    partner_pk: int
+    # Why calls as this account are refused: it, or an account above it, is not active.
+    refusal: str | None
+
+    @property
+    def is_partner(self) -> bool:
+        return self.path == f"/{self.pk}/"
+
+    def is_within(self, ancestor_path: str) -> bool:
+        return self.path.startswith(ancestor_path)
+
+
+@dataclass(frozen=True, slots=True)
+class Acting:
+    """The resolved identity of a call: as whom, and with which upstream connection."""
+
+    account: AccountNode
+    connection: UpstreamConnection
+
+    @property
+    def run_as(self) -> str | None:
+        """The upstream child id to act as; the partner itself acts with its own secret."""
+        return None if self.account.is_partner else self.account.public_id
+
+
+# -- resolution --------------------------------------------------------------------------------
+
+
+async def resolve(
+    headers: dict[str, str], *, account_id: int, account_path: str, may_run_as: bool
+) -> Acting:
+    """The acting account for a token of ``account_id`` and the request's run-as headers.
+
+    A run-as target that is unknown, or outside the token's subtree (a sibling, a parent,
+    another partner's tenant) is refused exactly as the upstream refuses a bad target: 401.
+    """
+    target_id = next((headers[name] for name in RUN_AS_ID_HEADERS if headers.get(name)), "")
+    target_email = headers.get(RUN_AS_EMAIL_HEADER, "")
+    if target_id or target_email:
+        if not may_run_as:
+            raise not_authenticated("Session tokens cannot act as another account")
+        if target_id:
+            account = await account_by_public_id(target_id.strip())
+        else:
+            account = await account_by_email(account_path, target_email.strip())
+        if account is None or not account.is_within(account_path):
+            raise not_authenticated()
+    else:
+        account = await account_by_pk(account_id)
+        if account is None:
+            raise not_authenticated()
+    if account.refusal is not None:
+        raise not_authorized(account.refusal)
+    return Acting(account, await connection_for(account.partner_pk))
+
+
+# -- the cache ---------------------------------------------------------------------------------
+
+_local: dict[str, tuple[float, Any]] = {}
+
+
+async def _cached[T](
+    key: str, load: Callable[[], Awaitable[T | None]], *, negative: bool = False
+) -> T | None:
+    """Value for ``key`` from memory, else ``load()`` (which may use the shared cache)."""
+    now = time.monotonic()
+    hit = _local.get(key)
+    if hit is not None and hit[0] > now:
+        value: T | None = hit[1]
+        return value
+    value = await load()
+    if value is not None or negative:
+        if len(_local) >= _MAX_LOCAL_ENTRIES:
+            _local.clear()
+        ttl = settings.PROXY_ACCOUNT_CACHE_SECONDS if value is not None else _NEGATIVE_SECONDS
+        _local[key] = (now + ttl, value)
+    return value
+
+
+async def _shared(key: str, load: Callable[[], dict[str, Any] | None]) -> dict[str, Any] | None:
+    """Plain values from the shared cache, else from ``load`` (a database read in a thread)."""
+    shared_key = _SHARED_PREFIX + key
+    value: dict[str, Any] | None = await cache.aget(shared_key)
+    if value is None:
+        value = await sync_to_async(load)()
+        if value is not None:
+            await cache.aset(shared_key, value, timeout=settings.PROXY_ACCOUNT_SHARED_CACHE_SECONDS)
+    return value
+
+
+async def account_by_pk(pk: int) -> AccountNode | None:
+    async def load() -> AccountNode | None:
+        return _node(await _shared(f"account:{pk}", lambda: _load_account(pk=pk)))
+
+    return await _cached(f"account:{pk}", load)
+
+
+async def account_by_public_id(public_id: str) -> AccountNode | None:
+    if not public_id or len(public_id) > 64:
+        return None
+
+    async def load() -> AccountNode | None:
+        values = await _shared(f"public:{public_id}", lambda: _load_account(public_id=public_id))
+        return _node(values)
+
+    return await _cached(f"public:{public_id}", load, negative=True)
+
+
+async def account_by_email(within_path: str, email: str) -> AccountNode | None:
+    """The account below ``within_path`` whose contact e-mail this is (the upstream's
+    ``x-runas-child-user-email``, §3.5). E-mails are unique among siblings only, so the
+    shallowest match wins, and two at the same depth match nobody."""
+    if not email or len(email) > 254:
+        return None
+    key = f"email:{within_path}:{email.lower()}"
+
+    async def load() -> AccountNode | None:
+        return _node(await _shared(key, lambda: _load_by_email(within_path, email)))
+
+    return await _cached(key, load, negative=True)
+
+
+async def connection_for(partner_pk: int) -> UpstreamConnection:
+    async def load() -> UpstreamConnection | None:
+        values = await _shared(f"upstream:{partner_pk}", lambda: _load_upstream(partner_pk))
+        if values is None:
+            return None
+        # Decrypted here, once per TTL per process, and kept in memory only.
+        return UpstreamConnection(
+            base_url=values["base_url"], secret=crypto.decrypt(values["secret_encrypted"])
+        )
+
+    connection = await _cached(f"upstream:{partner_pk}", load)
+    if connection is None:
+        raise ProxyError(502, "The partner's upstream connection is not configured", "BAD_GATEWAY")
+    return connection
+
+
+def forget_account(account: Account) -> None:
+    """Drop what the caches hold about ``account`` (call after a status or upstream change).
+
+    Other processes keep their in-memory copy for at most ``PROXY_ACCOUNT_CACHE_SECONDS``.
+    A status change also concerns the subtree (it is refused through its ancestor), so the
+    descendants' entries go too.
+    """
+    subtree = list(
+        Account.objects.filter(path__startswith=account.path).values_list("pk", "public_id")
+    )
+    keys = [f"upstream:{account.pk}"]
+    for pk, public_id in subtree:
+        keys += [f"account:{pk}", f"public:{public_id}"]
+    cache.delete_many([_SHARED_PREFIX + key for key in keys])
+    for key in keys:
+        _local.pop(key, None)
+    # E-mail keys are few and short-lived; they go wholesale.
+    for key in list(_local):
+        if key.startswith("email:"):
+            _local.pop(key, None)
+
+
+def clear_local_cache() -> None:
+    """Forget this process's copies (tests, and a settings change)."""
+    _local.clear()
+
+
+# -- database reads (cold path only) -----------------------------------------------------------
+
+_FIELDS = ("pk", "public_id", "path", "name", "status")
+
+
+def _load_account(**lookup: Any) -> dict[str, Any] | None:
+    row = Account.objects.filter(**lookup).values(*_FIELDS).first()
+    return _with_lineage(row) if row else None
+
+
+def _load_by_email(within_path: str, email: str) -> dict[str, Any] | None:
+    rows = list(
+        Account.objects.filter(path__startswith=within_path, email__iexact=email)
+        .exclude(path=within_path)
+        .exclude(status=Account.Status.CLOSED)
+        .order_by(Length("path"), "pk")
+        .values(*_FIELDS)[:2]
+    )
+    if not rows or (len(rows) == 2 and len(rows[0]["path"]) == len(rows[1]["path"])):
+        return None
+    return _with_lineage(rows[0])
+
+
+def _with_lineage(row: dict[str, Any]) -> dict[str, Any]:
+    """The row plus the reason calls as it are refused, read from it and every ancestor."""
+    lineage = [int(pk) for pk in row["path"].strip("/").split("/")]
+    found = {
+        pk: (status, name)
+        for pk, status, name in Account.objects.filter(pk__in=lineage).values_list(
+            "pk", "status", "name"
+        )
+    }
+    refusal = None
+    # The account's own status speaks first, then the nearest ancestor's.
+    for pk in reversed(lineage):
+        status, who = found.get(pk, (Account.Status.CLOSED, "an account above it"))
+        if status != Account.Status.ACTIVE:
+            label = Account.Status(status).label.lower()
+            refusal = (
+                f"The account {who} is {label}."
+                if pk == row["pk"]
+                else f"The account {row['name']} cannot be used: {who} above it is {label}."
+            )
+            break
+    return {**row, "partner_pk": lineage[0], "refusal": refusal}
+
+
+def _load_upstream(partner_pk: int) -> dict[str, Any] | None:
+    row = (
+        Account.objects.filter(pk=partner_pk, parent__isnull=True)
+        .exclude(upstream_secret_encrypted="")
+        .values("upstream_base_url", "upstream_secret_encrypted")
+        .first()
+    )
+    if row is None or not row["upstream_base_url"]:
+        return None
+    return {
+        "base_url": row["upstream_base_url"],
+        "secret_encrypted": row["upstream_secret_encrypted"],
+    }
+
+
+def _node(values: dict[str, Any] | None) -> AccountNode | None:
+    if values is None:
+        return None
+    return AccountNode(
+        pk=values["pk"],
+        public_id=values["public_id"],
+        path=values["path"],
+        name=values["name"],
+        partner_pk=values["partner_pk"],
+        refusal=values["refusal"],
+    )

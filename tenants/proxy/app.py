@@ -1,0 +1,240 @@
+"""The proxy's ASGI application: one proxied call, top to bottom.
+
+    path check ─► route ─► authenticate ─► acting account ─► authorize ─► body ─► bot check
+              ─► idempotency ─► forward and stream back
+
+Every step before ``forward`` either passes or raises ``ProxyError``, answered here as
+``{"message", "code"}``; none of them touches the upstream, and a warm call touches no database
+(token records and the account tree come from in-process caches). There is no Django request,
+middleware or thread hop on this path: ``portal/asgi.py`` sends ``/v1/...`` and ``/api/v1/...``
+here directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from django.conf import settings
+
+from portal.upstream.config import check_timezone
+from tenants.credentials import (
+    CredentialError,
+    TokenRecord,
+    authenticate,
+    record_allows_bot,
+    record_allows_route,
+    record_allows_scope,
+)
+from tenants.proxy import acting, idempotency, routes
+from tenants.proxy.errors import (
+    ProxyError,
+    bad_request,
+    not_authenticated,
+    not_authorized,
+)
+from tenants.proxy.forward import Outcome, forward
+from tenants.proxy.routes import BotRef, Match
+from tenants.proxy.wire import (
+    CORS_HEADERS,
+    ClientGone,
+    DisconnectWatch,
+    Message,
+    Receive,
+    Request,
+    Scope,
+    Send,
+    parse_json_object,
+    read_body,
+    send_error,
+    send_json,
+    server_timing,
+)
+
+logger = logging.getLogger("tenants.proxy")
+
+_TOKEN_SCHEMES = ("bearer", "token")  # the SDKs send Bearer; ChatBotKit's docs also show Token
+
+
+async def proxy_application(scope: Scope, receive: Receive, send: Send) -> None:
+    """ASGI entry point for ``/v1/...`` and ``/api/v1/...`` (HTTP only)."""
+    request: Request | None = None
+    try:
+        request = Request.from_scope(scope)
+        if request.method in ("HEAD", "OPTIONS"):
+            # As the upstream answers them (§1), without credentials: CORS preflights.
+            body = b"{}" if request.method == "OPTIONS" else b""
+            await send_json(send, 200, body, [server_timing(request)])
+            return
+        matched = routes.match(request.method, request.path)
+        if request.method == "POST" and not _is_json(request.headers.get("content-type", "")):
+            raise bad_request("POST requests need Content-Type: application/json")
+
+        record = await _authenticate(request)
+        identity = await acting.resolve(
+            request.headers,
+            account_id=record.account_id,
+            account_path=record.account_path,
+            may_run_as=record.kind != "session",
+        )
+        _authorize(record, matched, request.path)
+
+        body = b""
+        if request.method == "POST":
+            body = await read_body(
+                receive, request.headers.get("content-length"), settings.PROXY_MAX_BODY_BYTES
+            )
+            _check_bot(record, matched, parse_json_object(body))
+        _check_timezone(request)
+        # The limits issue adds its admission step here: after everything that is free to
+        # refuse, before anything that costs an upstream call.
+
+        await _forward_once(request, record, identity, body, receive, send)
+    except ProxyError as error:
+        timing = server_timing(request) if request is not None else None
+        await send_error(send, error, [timing] if timing else [])
+    except ClientGone:
+        return
+
+
+# -- the steps -----------------------------------------------------------------------------------
+
+
+def _is_json(content_type: str) -> bool:
+    return content_type.split(";", 1)[0].strip().lower() == "application/json"
+
+
+async def _authenticate(request: Request) -> TokenRecord:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() not in _TOKEN_SCHEMES or not token:
+        raise not_authenticated()
+    try:
+        return await authenticate(token)
+    except CredentialError as error:
+        raise ProxyError(error.status, error.message, error.code) from None
+
+
+def _authorize(record: TokenRecord, matched: Match, path: str) -> None:
+    # Session tokens carry the upstream's allowedRoutes globs; the upstream refuses a route
+    # outside them as unauthenticated (§3.3, §4), and so do we.
+    if record.allowed_routes is not None and not record_allows_route(record, "/v1" + path):
+        raise not_authenticated(f"This session token does not cover /v1{path}")
+    if matched.route is None:
+        if "*" not in record.scopes:
+            raise not_authorized(f"/v1{path} is not a route this token's scopes cover")
+        return
+    if not record_allows_scope(record, matched.route.scope):
+        raise not_authorized(f"This token lacks the {matched.route.scope} scope")
+    if matched.route.bot is BotRef.PATH:
+        _require_bot(record, matched.params["botId"])
+
+
+def _check_bot(record: TokenRecord, matched: Match, body: dict[str, object]) -> None:
+    if record.bot_ids is None or matched.route is None:
+        return
+    if matched.route.bot not in (BotRef.BODY, BotRef.BODY_IF_GIVEN):
+        return
+    bot_id = body.get("botId")
+    if bot_id is None and matched.route.bot is BotRef.BODY_IF_GIVEN:
+        return
+    if not isinstance(bot_id, str) or not bot_id:
+        raise not_authorized("This token may only be used with its bots: name one as botId")
+    _require_bot(record, bot_id)
+
+
+def _require_bot(record: TokenRecord, bot_id: str) -> None:
+    if not record_allows_bot(record, bot_id):
+        raise not_authorized(f"This token may not use the bot {bot_id}")
+
+
+def _check_timezone(request: Request) -> None:
+    timezone = request.headers.get("x-timezone")
+    if timezone:
+        try:
+            check_timezone(timezone)
+        except ValueError:
+            raise bad_request("X-Timezone is not a time zone name") from None
+
+
+async def _forward_once(
+    request: Request,
+    record: TokenRecord,
+    identity: acting.Acting,
+    body: bytes,
+    receive: Receive,
+    send: Send,
+) -> None:
+    """Forward, through the idempotency record when the caller sent a key."""
+    key = request.headers.get(idempotency.HEADER)
+    if key is None or request.method != "POST" or _is_subscription(request.path):
+        await _forward_watched(request, identity, body, receive, send)
+        return
+    fingerprint = idempotency.fingerprint(request.method, request.path, identity.account.pk, body)
+    claim = await idempotency.claim(record.token_id, key, fingerprint)
+    if isinstance(claim, idempotency.Replay):
+        await send(
+            {
+                "type": "http.response.start",
+                "status": claim.status,
+                "headers": [
+                    (b"content-type", claim.content_type.encode("latin-1")),
+                    (b"content-length", str(len(claim.body)).encode()),
+                    (b"idempotent-replayed", b"true"),
+                    *CORS_HEADERS,
+                    server_timing(request),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": claim.body})
+        return
+    outcome = None
+    try:
+        outcome = await _forward_watched(
+            request,
+            identity,
+            body,
+            receive,
+            send,
+            keep_up_to=settings.PROXY_IDEMPOTENCY_MAX_BYTES,
+        )
+    finally:
+        # Shielded: a client that left must still release its claim for the retry.
+        await asyncio.shield(idempotency.finish(claim, outcome))
+
+
+def _is_subscription(path: str) -> bool:
+    # Subscriptions never end by themselves (§7): there is no answer to keep.
+    return path.endswith("/subscribe")
+
+
+async def _forward_watched(
+    request: Request,
+    identity: acting.Acting,
+    body: bytes,
+    receive: Receive,
+    send: Send,
+    *,
+    keep_up_to: int = 0,
+) -> Outcome | None:
+    """``forward``, cancelled the moment the client disconnects (None then)."""
+    watch = DisconnectWatch(receive)
+
+    async def send_watched(message: Message) -> None:
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            watch.finishing()
+        await send(message)
+
+    try:
+        return await forward(request, identity, body, send_watched, keep_up_to=keep_up_to)
+    except asyncio.CancelledError:
+        if not watch.disconnected:
+            raise
+        # Leaving forward() closed the upstream request; nobody is left to answer.
+        task = asyncio.current_task()
+        if task is not None:
+            task.uncancel()
+        logger.info("client left during %s /v1%s", request.method, request.path)
+        return None
+    finally:
+        watch.close()

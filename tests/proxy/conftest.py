@@ -1,0 +1,219 @@
+"""The proxy under test: the real portal ASGI app on uvicorn, the live sandbox behind it.
+
+One world per test module (creating upstream children takes real HTTP round trips), committed
+to the test database so that the portal's own threads and a second worker process see it, and
+flushed when the module ends:
+
+    partner_a ─┬─ a_child ── a_grandchild      partner_b ── b_child
+               └─ a_sibling
+
+Every account below a partner is a real child of that partner's sandbox parent, and tokens
+are issued through the real token services.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from asgiref.sync import sync_to_async
+from django.core.cache import cache
+from django.core.management import call_command
+from django.db import connections
+
+from tenants import credentials
+from tenants.models import Account
+from tenants.proxy import clear_local_cache
+from tenants.services import create_partner, onboard_tenant
+from tenants.services.tokens import create_session_token, issue_token
+from tests.fixtures.sandbox import Parent, Sandbox, free_port
+
+
+class PortalServer:
+    """``portal.asgi:application`` on uvicorn in a thread of the test process."""
+
+    def __init__(self) -> None:
+        from portal.asgi import application
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            application, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+
+    def start(self) -> PortalServer:
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the portal did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        # The app's database reads ran in asgiref's shared executor thread; close that thread's
+        # connections, or PostgreSQL refuses to drop the test database.
+        asyncio.run(sync_to_async(connections.close_all)())
+
+
+@contextlib.contextmanager
+def portal_server() -> Iterator[PortalServer]:
+    server = PortalServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@dataclass
+class World:
+    sandbox: Sandbox
+    parent_a: Parent
+    parent_b: Parent
+    partner_a: Account
+    a_child: Account
+    a_grandchild: Account
+    a_sibling: Account
+    partner_b: Account
+    b_child: Account
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def token(
+        self,
+        account: Account,
+        scopes: list[str] | None = None,
+        *,
+        bot_ids: list[str] | None = None,
+        expires_in: int | None = None,
+    ) -> str:
+        issued = issue_token(
+            account,
+            name="test",
+            scopes=scopes or ["*"],
+            bot_ids=bot_ids,
+            expires_in=expires_in,
+            actor=None,
+        )
+        return issued.plaintext
+
+    def session(self, account: Account, allowed_routes: list[str] | None = None) -> str:
+        issued = create_session_token(account, allowed_routes=allowed_routes, actor=None)
+        return issued.plaintext
+
+    def upstream(self, parent: Parent, run_as: str | None = None) -> httpx.Client:
+        """A client straight to the sandbox as the partner (to check what the proxy did)."""
+        headers = {"Authorization": f"Bearer {parent.secret}"}
+        if run_as:
+            headers["X-RunAs-User-ID"] = run_as
+        return httpx.Client(base_url=self.sandbox.url, headers=headers, timeout=10)
+
+
+def _build_world(sandbox: Sandbox) -> World:
+    parent_a, parent_b = sandbox.create_parent("A"), sandbox.create_parent("B")
+    partner_a = create_partner(
+        name="Partner A", upstream_base_url=sandbox.url, upstream_secret=parent_a.secret
+    )
+    partner_b = create_partner(
+        name="Partner B", upstream_base_url=sandbox.url, upstream_secret=parent_b.secret
+    )
+    a_child = onboard_tenant(parent=partner_a, name="A Child", email="child@a.example")
+    a_grandchild = onboard_tenant(parent=a_child, name="A Grandchild", email="gc@a.example")
+    a_sibling = onboard_tenant(parent=partner_a, name="A Sibling", email="sib@a.example")
+    b_child = onboard_tenant(parent=partner_b, name="B Child", email="child@b.example")
+    return World(
+        sandbox, parent_a, parent_b, partner_a, a_child, a_grandchild, a_sibling, partner_b, b_child
+    )
+
+
+def _forget_caches() -> None:
+    # The shared cache outlives test runs (Redis): stale account entries keyed by primary keys
+    # of an earlier run's database must not leak into this one.
+    cache.clear()
+    clear_local_cache()
+    credentials.clear_local_cache()
+
+
+@pytest.fixture(scope="module")
+def committed_db(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """Database access outside test transactions, flushed at the end of the module.
+
+    These tests use no ``django_db`` mark (its transaction would hide the data from the
+    portal's threads), so when only they run, pytest-django sets no test database up: then
+    this fixture does, and never touches the development database.
+    """
+    with django_db_blocker.unblock():
+        teardown = _ensure_test_database()
+        _forget_caches()
+        try:
+            yield
+        finally:
+            call_command("flush", interactive=False, verbosity=0)
+            _forget_caches()
+            if teardown is not None:
+                connections.close_all()
+                teardown()
+
+
+def _ensure_test_database() -> Callable[[], None] | None:
+    from django.test.utils import setup_databases, teardown_databases
+
+    connection = connections["default"]
+    test_name = connection.creation._get_test_db_name()  # type: ignore[attr-defined]
+    if str(connection.settings_dict["NAME"]) == str(test_name):
+        return None
+    # django-stubs declare `aliases` a Mapping; Django only tests membership in it.
+    config = setup_databases(verbosity=0, interactive=False, aliases={"default": True})
+    return lambda: teardown_databases(config, verbosity=0)
+
+
+@pytest.fixture(scope="module")
+def world(committed_db: None, sandbox: Sandbox) -> World:
+    return _build_world(sandbox)
+
+
+@pytest.fixture(scope="module")
+def portal(committed_db: None) -> Iterator[PortalServer]:
+    with portal_server() as server:
+        yield server
+
+
+@pytest.fixture
+def client(portal: PortalServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=portal.url, timeout=15) as http:
+        yield http
+
+
+@pytest.fixture(autouse=True)
+def _db_and_clean_sandbox(
+    committed_db: None, django_db_blocker: Any, sandbox: Sandbox
+) -> Iterator[None]:
+    """Each test may use the database (committed at once) and leaves no sandbox fault behind."""
+    config = sandbox.state()["config"]
+    with django_db_blocker.unblock():
+        yield
+    sandbox.clear_faults()
+    sandbox.configure(**config)
+
+
+def auth(token: str, scheme: str = "Bearer", **headers: str) -> dict[str, str]:
+    return {"Authorization": f"{scheme} {token}", **headers}
+
+
+def complete_body(text: str = "Hello there", **extra: Any) -> dict[str, Any]:
+    return {"messages": [{"type": "user", "text": text}], **extra}
+
+
+def run(coroutine: Any) -> Any:
+    return asyncio.run(coroutine)
