@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tenants', '0003_tokens'),
+        ("tenants", "0003_tokens"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='account',
-            name='description',
+            model_name="account",
+            name="description",
             field=models.TextField(blank=True),
         ),
         migrations.AddField(
-            model_name='account',
-            name='image',
+            model_name="account",
+            name="image",
             field=models.URLField(blank=True, max_length=1000),
         ),
     ]
