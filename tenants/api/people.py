@@ -1,7 +1,5 @@
-"""People on accounts: memberships (list, change role, remove) and invitations (list, invite).
-
-Invitations cannot be revoked through the API yet: there is no revoking service to call.
-"""
+"""People on accounts: memberships (list, change role, remove) and invitations (list, invite,
+revoke)."""
 
 from __future__ import annotations
 
@@ -112,6 +110,11 @@ class MembershipViewSet(
         request=InvitationCreateSerializer,
         responses={201: InvitationSerializer, **ERRORS, **CONFLICT},
     ),
+    destroy=extend_schema(
+        summary="Revoke a pending invitation (its link stops working; nobody revokes a stronger "
+        "role than their own)",
+        responses={204: None, **ERRORS, **CONFLICT},
+    ),
 )
 class InvitationViewSet(
     mixins.ListModelMixin,
@@ -127,6 +130,7 @@ class InvitationViewSet(
         "list": Rule(Role.ADMIN),
         "retrieve": Rule(Role.ADMIN),
         "create": Rule(Role.ADMIN),
+        "destroy": Rule(Role.ADMIN),
     }
 
     def narrow(self, queryset: QuerySet[Invitation]) -> QuerySet[Invitation]:
@@ -147,3 +151,8 @@ class InvitationViewSet(
             context=self.audit_context,
         )
         return Response(InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        invitation = self.get_object()
+        services.revoke_invitation(invitation, actor=self.caller, context=self.audit_context)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -11,7 +11,7 @@ close, valid time zones, unique e-mails among siblings.
 
 - ``accounts``: create_partner, onboard_tenant, update_account, suspend_account,
   reactivate_account, close_account, rotate_upstream_secret
-- ``people``: invite_member, accept_invitation, change_role, remove_member
+- ``people``: invite_member, revoke_invitation, accept_invitation, change_role, remove_member
 - ``tokens``: issue_token, create_session_token, update_token, rotate_token, revoke_token
 """
 
@@ -33,6 +33,7 @@ from tenants.services.people import (
     change_role,
     invite_member,
     remove_member,
+    revoke_invitation,
 )
 from tenants.services.tokens import (
     IssuedToken,
@@ -57,6 +58,7 @@ __all__ = [
     "onboard_tenant",
     "reactivate_account",
     "remove_member",
+    "revoke_invitation",
     "revoke_token",
     "rotate_token",
     "rotate_upstream_secret",

@@ -197,3 +197,36 @@ def remove_member(
             context=context,
         )
         membership.delete()
+
+
+def revoke_invitation(
+    invitation: Invitation, *, actor: Actor, context: RequestContext | None = None
+) -> None:
+    """Withdraw a pending invitation: its link stops working at once.
+
+    The row is deleted (its token hash with it), so the link answers like any unknown link;
+    the audit event keeps who was invited, to what, and who withdrew it. Accepted and expired
+    invitations are not pending and are refused: there is nothing left to withdraw.
+    """
+    _check_may_grant(actor, invitation.account, Role(invitation.role))
+    with transaction.atomic():
+        locked = Invitation.objects.select_for_update().filter(pk=invitation.pk).first()
+        if locked is None:
+            raise AccountError("This invitation was already withdrawn.", "NOT_FOUND")
+        if locked.accepted_at is not None:
+            raise AccountError(
+                f"{locked.email} already accepted this invitation; remove the member instead.",
+                "CONFLICT",
+            )
+        if not locked.is_pending:
+            raise AccountError(f"The invitation to {locked.email} has already expired.", "CONFLICT")
+        audit.record(
+            "member.invitation_revoked",
+            actor=actor,
+            account=invitation.account,
+            target_type="invitation",
+            target_id=str(locked.pk),
+            changes={"email": locked.email, "role": locked.role},
+            context=context,
+        )
+        locked.delete()

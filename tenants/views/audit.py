@@ -23,9 +23,13 @@ KNOWN_ACTIONS = (
     "account.closed",
     "account.upstream_secret_rotated",
     "member.invited",
+    "member.invitation_revoked",
     "member.joined",
     "member.role_changed",
     "member.removed",
+    "token.issued",
+    "token.rotated",
+    "token.revoked",
 )
 
 

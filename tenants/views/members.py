@@ -15,7 +15,13 @@ from django_htmx.http import trigger_client_event
 from tenants import access
 from tenants.forms import InviteForm, RoleForm
 from tenants.models import Account, Invitation, Membership, Role
-from tenants.services import AccountError, change_role, invite_member, remove_member
+from tenants.services import (
+    AccountError,
+    change_role,
+    invite_member,
+    remove_member,
+    revoke_invitation,
+)
 from tenants.views.accounts import account_capabilities, visible_lineage
 from tenants.views.http import (
     INVALID,
@@ -67,8 +73,14 @@ def _members_context(
         "role": held,
         "lineage": visible_lineage(request, account),
         "rows": [_row(membership, held) for membership in memberships],
+        # (invitation, whether this person may revoke it): nobody touches a stronger role.
         "invitations": (
-            list(Invitation.objects.pending().filter(account=account).order_by("-pk"))
+            [
+                (invitation, held is not None and held.covers(Role(invitation.role)))
+                for invitation in Invitation.objects.pending()
+                .filter(account=account)
+                .order_by("-pk")
+            ]
             if capabilities["can_manage_people"]
             else []
         ),
@@ -204,4 +216,39 @@ def member_remove(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             # An empty 200 swaps the row away; the event refreshes counts elsewhere.
             return trigger_client_event(HttpResponse(""), MEMBERS_CHANGED)
         messages.success(request, f"{username} was removed from {account.name}.")
+    return redirect_after_post(request, reverse("tenants:members", args=[account.public_id]))
+
+
+@login_required
+@require_POST
+def invitation_revoke(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    # Found among the invitations of accounts the person sees, so a viewer forcing it gets the
+    # same 403 as for the other people actions, and an outsider a 404.
+    invitation = access.get_invitation_for(request.user, pk, min_role=Role.VIEWER)
+    account = invitation.account
+    access.require_role(request.user, account, Role.ADMIN)
+    email = invitation.email
+    try:
+        revoke_invitation(invitation, actor=request.user, context=context_of(request))
+    except AccountError as exc:
+        if exc.code == "NOT_AUTHORIZED":
+            raise PermissionDenied(exc.message) from None
+        if request.htmx:
+            context = {
+                "invitation": invitation,
+                "revocable": True,
+                "error": failure_message(exc, account),
+                "account": account,
+            }
+            return render_page(
+                request, "tenants/members.html", context, partial="invitation-row", status=INVALID
+            )
+        messages.error(request, failure_message(exc, account))
+    else:
+        if request.htmx:
+            # An empty 200 swaps the row away; the event refreshes the rest of the section.
+            return trigger_client_event(HttpResponse(""), MEMBERS_CHANGED)
+        messages.success(
+            request, f"The invitation to {email} is withdrawn; its link no longer works."
+        )
     return redirect_after_post(request, reverse("tenants:members", args=[account.public_id]))

@@ -1,9 +1,10 @@
-"""The onboarding wizard: details ─► upstream account (made by the service) ─► first member.
+"""The onboarding wizard: details ─► upstream account (made by the service) ─► first token,
+shown once ─► first member.
 
 Step 2 has no page of its own: ``onboard_tenant`` creates the upstream child before the local
 row, so the POST of step 1 either lands on step 3 with everything made, or comes back to step 1
-with the upstream's reason and nothing made. A "first token, shown once" step slots in between
-2 and 3 when tokens exist (``tenants/credentials/``): see ``templates/tenants/onboard_steps.html``.
+with the upstream's reason and nothing made. Steps 3 and 4 can each be skipped; the token step
+shows the value the way the token pages do (``tenants.views.tokens.show_once``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from tenants import access
-from tenants.forms import InviteForm, OnboardForm
+from tenants.forms import InviteForm, OnboardForm, TokenForm
 from tenants.models import Account, Membership, Role
 from tenants.services import AccountError, invite_member, onboard_tenant
 from tenants.views.accounts import visible_lineage
@@ -30,6 +31,7 @@ from tenants.views.http import (
     render_page,
 )
 from tenants.views.members import grantable_roles
+from tenants.views.tokens import issue_from_form, show_once
 
 # Enough for any real person's memberships; staff pick among partners, or start from a page.
 PARENT_CHOICES = 200
@@ -90,7 +92,7 @@ def onboard(request: HtmxHttpRequest) -> HttpResponse:
                 form.add_error(None, failure_message(exc, parent))
                 status = failure_status(exc)
             else:
-                url = reverse("tenants:onboard-invite", args=[tenant.public_id])
+                url = reverse("tenants:onboard-token", args=[tenant.public_id])
                 return redirect_after_post(request, url)
         else:
             status = INVALID
@@ -100,8 +102,38 @@ def onboard(request: HtmxHttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
+def onboard_token(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
+    """Step 3: a first API token for the tenant's programs, shown once (or skip to step 4)."""
+    tenant = access.get_account_for(request.user, public_id)
+    access.require_role(request.user, tenant, Role.ADMIN)
+    form = TokenForm(
+        request.POST if request.method == "POST" else None,
+        # Full access is what a tenant's own backend usually needs; the picker narrows it.
+        initial={"name": "Main API token", "scopes": ["*"]},
+    )
+    context = {
+        "account": tenant,
+        "form": form,
+        "lineage": visible_lineage(request, tenant),
+        "step": 3,
+    }
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            issued, status = issue_from_form(request, tenant, form)
+            if issued is not None:
+                return show_once(request, "tenants/onboard_token.html", context, issued)
+        else:
+            status = INVALID
+    return render_page(
+        request, "tenants/onboard_token.html", context, partial="form", status=status
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
 def onboard_invite(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
-    """Step 3: invite the tenant's first member (or skip to the tenant's page)."""
+    """Step 4: invite the tenant's first member (or skip to the tenant's page)."""
     tenant = access.get_account_for(request.user, public_id)
     held = access.require_role(request.user, tenant, Role.ADMIN)
     form = InviteForm(
@@ -136,7 +168,7 @@ def onboard_invite(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
         "account": tenant,
         "form": form,
         "lineage": visible_lineage(request, tenant),
-        "step": 3,
+        "step": 4,
     }
     return render_page(
         request, "tenants/onboard_invite.html", context, partial="form", status=status

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from tenants.views import accounts, audit, invitations, members, onboarding, status
+from tenants.views import accounts, audit, invitations, members, onboarding, status, tokens
 
 app_name = "tenants"
 
@@ -20,11 +20,24 @@ urlpatterns = [
         name="account-reactivate",
     ),
     path("accounts/<str:public_id>/close/", status.account_close, name="account-close"),
+    path(
+        "accounts/<str:public_id>/onboarded/token/",
+        onboarding.onboard_token,
+        name="onboard-token",
+    ),
     path("accounts/<str:public_id>/onboarded/", onboarding.onboard_invite, name="onboard-invite"),
     path("accounts/<str:public_id>/members/", members.members, name="members"),
-    # Tokens pages (a later step) go here: "accounts/<public_id>/tokens/", name "token-list".
+    path("accounts/<str:public_id>/tokens/", tokens.token_list, name="token-list"),
+    path("accounts/<str:public_id>/tokens/new/", tokens.token_create, name="token-create"),
+    path("tokens/<str:token_id>/rotate/", tokens.token_rotate, name="token-rotate"),
+    path("tokens/<str:token_id>/revoke/", tokens.token_revoke, name="token-revoke"),
     path("members/<int:pk>/role/", members.member_role, name="member-role"),
     path("members/<int:pk>/remove/", members.member_remove, name="member-remove"),
+    path(
+        "invitations/<int:pk>/revoke/",
+        members.invitation_revoke,
+        name="invitation-revoke",
+    ),
     path("audit/", audit.audit_list, name="audit-list"),
     # The path tenants.services.people.INVITATION_PATH puts in the e-mail.
     path("invitations/<str:token>/", invitations.invitation_accept, name="invitation-accept"),

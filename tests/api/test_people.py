@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 
-from tenants.models import Invitation, Membership, Role
-from tests.api.conftest import PERSONAS, PREFIX, client_for, error_of, row_counts
+from tenants.models import AuditEvent, Invitation, Membership, Role
+from tests.api.conftest import PREFIX, client_for, error_of, row_counts
 from tests.factories import make_member, make_user
 
 pytestmark = pytest.mark.django_db
@@ -58,6 +59,7 @@ def test_anonymous_callers_get_401_on_every_people_endpoint(world, sibling_membe
         ("delete", f"{PREFIX}/memberships/{sibling_member.pk}/"),
         ("get", f"{PREFIX}/invitations/"),
         ("post", f"{PREFIX}/invitations/"),
+        ("delete", f"{PREFIX}/invitations/1/"),
     ]:
         assert_refused(getattr(client, method)(url), 401)
 
@@ -254,8 +256,46 @@ def test_inviting_an_existing_member_is_409(world):
     assert error_of(response) == (409, "CONFLICT")
 
 
-@pytest.mark.parametrize("persona", PERSONAS)
-def test_invitations_cannot_be_deleted_yet(world, invitation, persona):
+REVOKE_INVITATION = {**READ_INVITATIONS, "a_owner": 204, "a_admin": 204, "staff": 204}
+
+
+@pytest.mark.parametrize(("persona", "status"), REVOKE_INVITATION.items())
+def test_an_invitation_is_revoked_by_the_admins_who_see_it(world, invitation, persona, status):
     response = client_for(world, persona).delete(f"{PREFIX}/invitations/{invitation.pk}/")
-    assert response.status_code in (401, 405)
+    if status == 204:
+        assert response.status_code == 204
+        assert not Invitation.objects.filter(pk=invitation.pk).exists()
+        event = AuditEvent.objects.get(action="member.invitation_revoked")
+        assert (event.account, event.changes) == (
+            world.a_sibling,
+            {"email": "inv@x.example", "role": "support"},
+        )
+    else:
+        assert_refused(response, status)
+        assert Invitation.objects.filter(pk=invitation.pk).exists()
+
+
+def test_an_admin_cannot_revoke_an_invitation_to_the_owner_role(world):
+    client = client_for(world, "a_owner")
+    response = client.post(
+        f"{PREFIX}/invitations/",
+        {"account": world.a_sibling.public_id, "email": "boss@x.example", "role": "owner"},
+    )
+    pk = response.json()["id"]
+    refused = client_for(world, "a_admin").delete(f"{PREFIX}/invitations/{pk}/")
+    assert error_of(refused) == (403, "NOT_AUTHORIZED")
+    assert Invitation.objects.filter(pk=pk).exists()
+
+
+def test_an_accepted_invitation_cannot_be_revoked(world, invitation):
+    Invitation.objects.filter(pk=invitation.pk).update(accepted_at=timezone.now())
+    response = client_for(world, "a_owner").delete(f"{PREFIX}/invitations/{invitation.pk}/")
+    assert error_of(response) == (409, "CONFLICT")
+    assert "remove the member instead" in response.json()["message"]
     assert Invitation.objects.filter(pk=invitation.pk).exists()
+
+
+def test_revoking_twice_is_a_404(world, invitation):
+    client = client_for(world, "a_owner")
+    assert client.delete(f"{PREFIX}/invitations/{invitation.pk}/").status_code == 204
+    assert_refused(client.delete(f"{PREFIX}/invitations/{invitation.pk}/"), 404)

@@ -8,8 +8,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from tenants.credentials import authentication, clear_local_cache
-from tenants.models import Account, AuditEvent, Membership
-from tenants.services import create_session_token, issue_token, revoke_token
+from tenants.models import Account, AuditEvent, Membership, Role
+from tenants.services import create_session_token, invite_member, issue_token, revoke_token
 from tests.api.conftest import PREFIX, error_of, row_counts
 
 pytestmark = pytest.mark.django_db
@@ -118,6 +118,12 @@ def test_a_token_cannot_change_people_even_with_every_scope(world):
         f"{PREFIX}/invitations/",
         {"account": world.a_child.public_id, "email": "x@y.example", "role": "viewer"},
     )
+    assert error_of(response) == (403, "NOT_AUTHORIZED")
+    invitation, _link = invite_member(
+        world.a_child, email="pending@y.example", role=Role.VIEWER, actor=None
+    )
+    before = row_counts()
+    response = client.delete(f"{PREFIX}/invitations/{invitation.pk}/")
     assert error_of(response) == (403, "NOT_AUTHORIZED")
     assert row_counts() == before
 

@@ -8,6 +8,9 @@ import re
 import pytest
 from django.test import Client
 
+from tenants.models import Invitation, Role, Token
+from tenants.services import invite_member, issue_token
+
 pytestmark = pytest.mark.django_db
 
 
@@ -20,7 +23,16 @@ def strict(pages) -> Client:
 
 def posts(pages) -> list[tuple[str, dict[str, str]]]:
     child = pages.a_child.public_id
+    token = issue_token(pages.a_child, name="ci", scopes=["*"], actor=None).token.token_id
+    invitation, _ = invite_member(
+        pages.a_child, email="invited@x.example", role=Role.VIEWER, actor=None
+    )
     return [
+        (f"/accounts/{child}/tokens/new/", {"name": "X", "scopes": "*"}),
+        (f"/accounts/{child}/onboarded/token/", {"name": "X", "scopes": "*"}),
+        (f"/tokens/{token}/rotate/", {"grace_seconds": "0"}),
+        (f"/tokens/{token}/revoke/", {}),
+        (f"/invitations/{invitation.pk}/revoke/", {}),
         (f"/accounts/{child}/edit/", {"name": "X", "timezone": "UTC"}),
         (f"/accounts/{child}/suspend/", {}),
         (f"/accounts/{child}/reactivate/", {}),
@@ -41,16 +53,24 @@ def test_every_form_post_without_a_csrf_token_is_refused(pages, strict):
     pages.a_child.refresh_from_db()
     assert pages.a_child.status == "active"
     assert pages.child_viewer_membership.user.memberships.exists()
+    assert Token.objects.get().is_usable  # neither rotated into a new one nor revoked
+    assert Token.objects.get().previous_secret_hash == ""
+    assert Invitation.objects.exists()
 
 
 def test_every_page_form_carries_the_token(pages, strict):
     child = pages.a_child.public_id
+    token = issue_token(pages.a_child, name="ci", scopes=["*"], actor=None).token.token_id
     for url in (
         f"/accounts/{child}/",
         f"/accounts/{child}/edit/",
         f"/accounts/{child}/suspend/",
         f"/accounts/{child}/close/",
         f"/accounts/{child}/members/",
+        f"/accounts/{child}/tokens/new/",
+        f"/accounts/{child}/onboarded/token/",
+        f"/tokens/{token}/rotate/",
+        f"/tokens/{token}/revoke/",
         "/tenants/new/",
     ):
         body = strict.get(url).content.decode()

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.utils import timezone
 
 from tenants.models import AuditEvent, Invitation, Membership, Role
+from tenants.services import invite_member
 from tests.factories import make_member, make_user
 from tests.pages.conftest import HTMX
 
@@ -175,3 +177,65 @@ def test_someone_who_removes_themselves_lands_on_the_dashboard(pages, client_for
     answer = client.post(f"/members/{membership.pk}/remove/")
     assert answer.status_code == 303
     assert answer["Location"] == "/"
+
+
+# -- revoking invitations -----------------------------------------------------------------------
+
+
+def pending(account, email: str = "pending@x.example", role: Role = Role.VIEWER) -> Invitation:
+    invitation, _token = invite_member(account, email=email, role=role, actor=None)
+    return invitation
+
+
+def test_admins_get_a_revoke_button_on_each_invitation_they_may_withdraw(pages, client_for):
+    viewer_invitation = pending(pages.a_child)
+    owner_invitation = pending(pages.a_child, "boss@x.example", Role.OWNER)
+    body = client_for("a_admin").get(members_url(pages.a_child)).content.decode()
+    assert f"/invitations/{viewer_invitation.pk}/revoke/" in body
+    # An admin may not touch an invitation to a stronger role.
+    assert f"/invitations/{owner_invitation.pk}/revoke/" not in body
+    owner_body = client_for("a_owner").get(members_url(pages.a_child)).content.decode()
+    assert f"/invitations/{owner_invitation.pk}/revoke/" in owner_body
+
+
+def test_revoking_an_invitation_with_htmx_swaps_its_row_away(pages, client_for):
+    invitation = pending(pages.a_child)
+    response = client_for("a_admin").post(f"/invitations/{invitation.pk}/revoke/", headers=HTMX)
+    assert response.status_code == 200
+    assert response.content == b""
+    assert json.loads(response["HX-Trigger"]) == {"membersChanged": {}}
+    assert not Invitation.objects.filter(pk=invitation.pk).exists()
+    event = AuditEvent.objects.get(action="member.invitation_revoked")
+    assert event.actor == pages.a_admin
+
+
+def test_revoking_an_invitation_without_htmx_redirects_with_a_message(pages, client_for):
+    invitation = pending(pages.a_child)
+    response = client_for("a_admin").post(f"/invitations/{invitation.pk}/revoke/", follow=True)
+    body = response.content.decode()
+    assert "The invitation to pending@x.example is withdrawn" in body
+    assert "pending@x.example</td>" not in body
+
+
+def test_an_accepted_invitation_is_not_revoked_and_the_row_says_why(pages, client_for):
+    invitation = pending(pages.a_child)
+    Invitation.objects.filter(pk=invitation.pk).update(accepted_at=timezone.now())
+    response = client_for("a_admin").post(f"/invitations/{invitation.pk}/revoke/", headers=HTMX)
+    assert response.status_code == 422
+    body = response.content.decode().strip()
+    assert body.startswith(f'<tr id="invitation-{invitation.pk}"')
+    assert "already accepted this invitation" in body
+    assert Invitation.objects.filter(pk=invitation.pk).exists()
+
+
+def test_an_admin_cannot_force_revoking_an_invitation_to_the_owner_role(pages, client_for):
+    invitation = pending(pages.a_child, "boss@x.example", Role.OWNER)
+    response = client_for("a_admin").post(f"/invitations/{invitation.pk}/revoke/")
+    assert response.status_code == 403
+    assert Invitation.objects.filter(pk=invitation.pk).exists()
+
+
+def test_another_partners_invitation_is_a_404(pages, client_for):
+    invitation = pending(pages.b_child)
+    assert client_for("a_owner").post(f"/invitations/{invitation.pk}/revoke/").status_code == 404
+    assert Invitation.objects.filter(pk=invitation.pk).exists()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tenants.models import Account, AuditEvent, Invitation, Role
+from tenants.credentials import authenticate_sync, clear_local_cache
+from tenants.models import Account, AuditEvent, Invitation, Role, Token
 from tests.factories import make_member, make_partner, make_user
 from tests.pages.conftest import HTMX
 
@@ -55,18 +56,19 @@ def test_the_wizard_creates_the_upstream_child_and_the_tenant_then_asks_for_a_me
     response = client.post("/tenants/new/", wizard_data(partner))
     tenant = Account.objects.get(parent=partner, name="Acme Corp")
     assert response.status_code == 303
-    assert response["Location"] == f"/accounts/{tenant.public_id}/onboarded/"
+    assert response["Location"] == f"/accounts/{tenant.public_id}/onboarded/token/"
     assert (tenant.email, tenant.timezone) == ("ops@acme.example", "Europe/Berlin")
     assert tenant.limits == {"messages": 1000, "conversations": 50}
     child = upstream_child(sandbox, sandbox_parent, tenant.public_id)
     assert child.status_code == 200
     assert child.json()["limits"] == {"messages": 1000, "conversations": 50}
 
-    step3 = client.get(response["Location"])
-    assert "Acme Corp is ready" in step3.content.decode()
-    invited = client.post(
-        response["Location"], {"email": "first@acme.example", "role": "owner"}, follow=True
-    )
+    step3 = client.get(response["Location"]).content.decode()
+    assert "Acme Corp is ready" in step3
+    assert "Issue its first API token" in step3
+    step4 = f"/accounts/{tenant.public_id}/onboarded/"
+    assert f'href="{step4}"' in step3  # skippable
+    invited = client.post(step4, {"email": "first@acme.example", "role": "owner"}, follow=True)
     assert "An invitation was e-mailed to first@acme.example" in invited.content.decode()
     invitation = Invitation.objects.get(account=tenant)
     assert (invitation.email, invitation.role) == ("first@acme.example", "owner")
@@ -79,7 +81,7 @@ def test_the_wizard_with_htmx_redirects_the_browser_to_step_three(client, live):
     response = client.post("/tenants/new/", wizard_data(partner), headers=HTMX)
     tenant = Account.objects.get(parent=partner)
     assert response.status_code == 200
-    assert response["HX-Redirect"] == f"/accounts/{tenant.public_id}/onboarded/"
+    assert response["HX-Redirect"] == f"/accounts/{tenant.public_id}/onboarded/token/"
 
 
 def test_a_sub_tenant_is_onboarded_from_its_parents_page(client, live):
@@ -192,3 +194,56 @@ def test_the_wizard_offers_only_accounts_the_person_administers(client, pages):
     body = client.get("/tenants/new/").content.decode()
     assert "A Child" in body
     assert "Partner A" not in body
+
+
+# -- step 3: the first token, shown once -----------------------------------------------------
+
+
+def test_the_token_step_offers_full_access_explained_by_default(client, pages):
+    client.force_login(pages.tenant_user)
+    body = client.get(f"/accounts/{pages.a_grandchild.public_id}/onboarded/token/").content
+    page = body.decode()
+    assert 'value="*" checked' in page
+    assert "Everything the account can do" in page
+    assert 'value="Main API token"' in page
+    assert 'aria-current="step">First token, shown once' in page
+
+
+def test_the_token_step_issues_a_token_shows_it_once_and_leads_to_the_invite_step(
+    client, pages, django_capture_on_commit_callbacks
+):
+    clear_local_cache()
+    client.force_login(pages.tenant_user)
+    url = f"/accounts/{pages.a_grandchild.public_id}/onboarded/token/"
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, {"name": "Main API token", "scopes": "*"}, headers=HTMX)
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    body = response.content.decode()
+    assert body.strip().startswith("<dialog open")
+    value = body.split('id="token-value"')[1].split('value="')[1].split('"')[0]
+    assert body.count(value) == 1
+    assert f'href="/accounts/{pages.a_grandchild.public_id}/onboarded/"' in body
+    token = Token.objects.get(account=pages.a_grandchild)
+    assert token.scopes == ["*"]
+    assert authenticate_sync(value).token_id == token.token_id
+    assert value not in client.get(url).content.decode()
+    clear_local_cache()
+
+
+def test_the_token_step_refuses_a_bad_scope_readably(client, pages):
+    client.force_login(pages.tenant_user)
+    response = client.post(
+        f"/accounts/{pages.a_grandchild.public_id}/onboarded/token/",
+        {"name": "x", "scopes": "everything"},
+    )
+    assert response.status_code == 422
+    assert "is not a scope: write resource:action" in response.content.decode()
+    assert not Token.objects.exists()
+
+
+def test_the_invite_step_is_step_four(client, pages):
+    client.force_login(pages.tenant_user)
+    page = client.get(f"/accounts/{pages.a_grandchild.public_id}/onboarded/").content.decode()
+    assert 'class="done">First token, shown once' in page
+    assert 'aria-current="step">First member' in page

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from tenants.models import Invitation, Role, Token
+from tenants.services import invite_member, issue_token
 from tests.pages.conftest import PERSONAS, PageWorld
 
 pytestmark = pytest.mark.django_db
@@ -35,6 +37,26 @@ class Case:
 
 def child(pages: PageWorld) -> str:
     return pages.world.a_child.public_id
+
+
+def child_token(pages: PageWorld) -> str:
+    """A token of A's child (made on first use, so only these cases pay for it)."""
+    token = Token.objects.filter(account=pages.world.a_child).first()
+    if token is None:
+        token = issue_token(pages.world.a_child, name="ci", scopes=["*"], actor=None).token
+    return token.token_id
+
+
+def child_invitation(pages: PageWorld) -> int:
+    invitation = Invitation.objects.filter(account=pages.world.a_child).first()
+    if invitation is None:
+        invitation, _ = invite_member(
+            pages.world.a_child, email="invited@x.example", role=Role.VIEWER, actor=None
+        )
+    return invitation.pk
+
+
+NEW_TOKEN = {"name": "ci", "scopes": ["conversation:*"]}
 
 
 CASES = [
@@ -111,6 +133,75 @@ CASES = [
         "GET",
         lambda p: f"/accounts/{child(p)}/onboarded/",
         A_ADMINS,
+        visible=A_READERS,
+    ),
+    Case(
+        "onboarding token step",
+        "GET",
+        lambda p: f"/accounts/{child(p)}/onboarded/token/",
+        A_ADMINS,
+        visible=A_READERS,
+    ),
+    Case(
+        "onboarding token step: issue",
+        "POST",
+        lambda p: f"/accounts/{child(p)}/onboarded/token/",
+        A_ADMINS,
+        visible=A_READERS,
+        data=lambda p: NEW_TOKEN,
+    ),
+    Case("token list", "GET", lambda p: f"/accounts/{child(p)}/tokens/", A_READERS),
+    Case(
+        "new token form",
+        "GET",
+        lambda p: f"/accounts/{child(p)}/tokens/new/",
+        A_ADMINS,
+        visible=A_READERS,
+    ),
+    Case(
+        "issue a token",
+        "POST",
+        lambda p: f"/accounts/{child(p)}/tokens/new/",
+        A_ADMINS,
+        visible=A_READERS,
+        data=lambda p: NEW_TOKEN,
+    ),
+    Case(
+        "rotate page",
+        "GET",
+        lambda p: f"/tokens/{child_token(p)}/rotate/",
+        A_ADMINS,
+        visible=A_READERS,
+    ),
+    Case(
+        "rotate a token",
+        "POST",
+        lambda p: f"/tokens/{child_token(p)}/rotate/",
+        A_ADMINS,
+        visible=A_READERS,
+        data=lambda p: {"grace_seconds": "0"},
+    ),
+    Case(
+        "revoke page",
+        "GET",
+        lambda p: f"/tokens/{child_token(p)}/revoke/",
+        A_ADMINS,
+        visible=A_READERS,
+    ),
+    Case(
+        "revoke a token",
+        "POST",
+        lambda p: f"/tokens/{child_token(p)}/revoke/",
+        A_ADMINS,
+        ok_status=303,
+        visible=A_READERS,
+    ),
+    Case(
+        "revoke an invitation",
+        "POST",
+        lambda p: f"/invitations/{child_invitation(p)}/revoke/",
+        A_ADMINS,
+        ok_status=303,
         visible=A_READERS,
     ),
     Case(

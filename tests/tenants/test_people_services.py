@@ -15,6 +15,7 @@ from tenants.services import (
     change_role,
     invite_member,
     remove_member,
+    revoke_invitation,
 )
 from tests.factories import make_member, make_user, make_world
 
@@ -180,3 +181,63 @@ def test_staff_and_the_system_may_manage_anyone(world):
     change_role(membership, role=Role.VIEWER, actor=world.staff)
     remove_member(membership, actor=None)
     assert not Membership.objects.filter(pk=membership.pk).exists()
+
+
+def test_revoking_an_invitation_kills_its_link_and_leaves_an_audit_event(world):
+    invitation, token = invite_member(
+        world.a_child, email="late@people.example", role=Role.SUPPORT, actor=world.a_admin
+    )
+    revoke_invitation(invitation, actor=world.a_admin)
+    assert not Invitation.objects.filter(pk=invitation.pk).exists()
+    event = AuditEvent.objects.get(action="member.invitation_revoked")
+    assert (event.actor, event.account, event.target_id) == (
+        world.a_admin,
+        world.a_child,
+        str(invitation.pk),
+    )
+    assert event.changes == {"email": "late@people.example", "role": "support"}
+    joiner = make_user("late", email="late@people.example")
+    with pytest.raises(AccountError, match="not valid"):
+        accept_invitation(token=token, user=joiner)
+
+
+@pytest.mark.parametrize("persona", ["a_support", "a_viewer", "b_owner", "outsider"])
+def test_only_admins_revoke_invitations(world, persona):
+    invitation, _ = invite_member(
+        world.a_child, email="x@people.example", role=Role.VIEWER, actor=world.a_owner
+    )
+    with pytest.raises(AccountError) as caught:
+        revoke_invitation(invitation, actor=getattr(world, persona))
+    assert caught.value.code == "NOT_AUTHORIZED"
+    assert Invitation.objects.filter(pk=invitation.pk).exists()
+    assert not AuditEvent.objects.filter(action="member.invitation_revoked").exists()
+
+
+def test_an_admin_cannot_revoke_an_invitation_to_a_stronger_role(world):
+    invitation, _ = invite_member(
+        world.a_child, email="boss@people.example", role=Role.OWNER, actor=world.a_owner
+    )
+    with pytest.raises(AccountError) as caught:
+        revoke_invitation(invitation, actor=world.a_admin)
+    assert caught.value.code == "NOT_AUTHORIZED"
+    revoke_invitation(invitation, actor=world.a_owner)
+    assert not Invitation.objects.filter(pk=invitation.pk).exists()
+
+
+def test_only_pending_invitations_are_revoked(world):
+    accepted, token = invite_member(
+        world.a_child, email="in@people.example", role=Role.VIEWER, actor=world.a_owner
+    )
+    accept_invitation(token=token, user=make_user("in", email="in@people.example"))
+    expired, _ = invite_member(
+        world.a_child, email="old@people.example", role=Role.VIEWER, actor=world.a_owner
+    )
+    Invitation.objects.filter(pk=expired.pk).update(
+        expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    for invitation, message in ((accepted, "already accepted"), (expired, "already expired")):
+        invitation.refresh_from_db()
+        with pytest.raises(AccountError, match=message) as caught:
+            revoke_invitation(invitation, actor=world.a_owner)
+        assert caught.value.code == "CONFLICT"
+        assert Invitation.objects.filter(pk=invitation.pk).exists()
