@@ -1,0 +1,35 @@
+"""Forms of the pages, by area; everything is importable from ``tenants.forms``."""
+
+from __future__ import annotations
+
+from tenants.forms.accounts import (
+    PERIOD_LIMITS,
+    AccountProfileForm,
+    AuditFilterForm,
+    CloseForm,
+    InvitationSignupForm,
+    InviteForm,
+    OnboardForm,
+    RoleForm,
+    SuspendForm,
+    TenantFilterForm,
+    time_zone_choices,
+)
+from tenants.forms.tokens import RevokeTokenForm, RotateTokenForm, TokenForm
+
+__all__ = [
+    "PERIOD_LIMITS",
+    "AccountProfileForm",
+    "AuditFilterForm",
+    "CloseForm",
+    "InvitationSignupForm",
+    "InviteForm",
+    "OnboardForm",
+    "RevokeTokenForm",
+    "RoleForm",
+    "RotateTokenForm",
+    "SuspendForm",
+    "TenantFilterForm",
+    "TokenForm",
+    "time_zone_choices",
+]
