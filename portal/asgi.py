@@ -14,6 +14,7 @@ django_application = get_asgi_application()
 
 from portal.env import env_bool  # noqa: E402  (after setup: settings must be configured)
 from portal.upstream import aclose_all  # noqa: E402
+from tenants import metering  # noqa: E402
 from tenants.proxy import proxy_application  # noqa: E402
 
 Scope = dict[str, Any]
@@ -24,8 +25,9 @@ Send = Any
 def _with_lifespan(app: Any) -> Any:
     """Answers the server's lifespan events, which Django's handler does not take.
 
-    On shutdown the upstream connection pools of this worker are closed, so in-flight streams
-    end cleanly and no "unclosed session" is left for the garbage collector.
+    On shutdown the usage buffer is written out (tenants/metering/buffer.py), then the
+    upstream connection pools of this worker are closed, so in-flight streams end cleanly and
+    no "unclosed session" is left for the garbage collector.
     """
 
     async def application(scope: Scope, receive: Receive, send: Send) -> None:
@@ -37,6 +39,8 @@ def _with_lifespan(app: Any) -> Any:
             if message["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                # Usage events still in this worker's buffer are written before it exits.
+                await metering.shutdown()
                 await aclose_all()
                 await send({"type": "lifespan.shutdown.complete"})
                 return

@@ -15,6 +15,7 @@ from typing import Any
 
 import dj_database_url
 import django_stubs_ext
+from celery.schedules import crontab
 
 from portal.env import (
     ConfigError,
@@ -89,6 +90,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "portal",
     "tenants",
+    "tenants.metering",
 ]
 
 MIDDLEWARE = [
@@ -351,4 +353,36 @@ PORTAL_TOKEN_REVOCATION_CHECK_MS = env_int(
 CELERY_BEAT_SCHEDULE["flush-token-last-used"] = {
     "task": "tenants.tasks.flush_token_last_used",
     "schedule": 60.0,
+}
+
+# Metering
+# Usage of every proxied call (tenants/metering/). Each worker process buffers events in memory
+# and writes them in batches: at most this many wait; past that new events are dropped, counted
+# and logged (never waited on). A batch goes out every interval, or at once when it is full.
+METERING_BUFFER_MAX_EVENTS = env_int("METERING_BUFFER_MAX_EVENTS", 20_000, minimum=100)
+METERING_FLUSH_BATCH = env_int("METERING_FLUSH_BATCH", 500, minimum=1, maximum=5_000)
+METERING_FLUSH_INTERVAL_MS = env_int("METERING_FLUSH_INTERVAL_MS", 500, minimum=10, maximum=60_000)
+# Raw events are kept this many days (rollups are kept). Rollups recompute every hour bucket of
+# the last METERING_ROLLUP_LOOKBACK_HOURS, and any older bucket that received a late event in
+# that time; the lookback must stay well inside the retention.
+METERING_RAW_RETENTION_DAYS = env_int("METERING_RAW_RETENTION_DAYS", 30, minimum=2, maximum=3650)
+METERING_ROLLUP_LOOKBACK_HOURS = env_int("METERING_ROLLUP_LOOKBACK_HOURS", 6, minimum=1, maximum=47)
+# Nightly reconciliation: a child whose portal totals differ from the upstream's by more than
+# this percentage on any unit (tokens, messages, conversations) is flagged and logged.
+METERING_RECONCILE_TOLERANCE_PERCENT = env_int(
+    "METERING_RECONCILE_TOLERANCE_PERCENT", 2, minimum=0, maximum=100
+)
+CELERY_BEAT_SCHEDULE["metering-rollup"] = {
+    "task": "tenants.metering.tasks.rollup_usage",
+    "schedule": 300.0,
+}
+CELERY_BEAT_SCHEDULE["metering-retention"] = {
+    "task": "tenants.metering.tasks.purge_usage_events",
+    "schedule": crontab(hour=3, minute=15),
+}
+# Late in the UTC day rather than just after midnight: the upstream's usage/fetch covers the
+# current calendar month, and a run at 00:xx on the 1st would compare two empty periods.
+CELERY_BEAT_SCHEDULE["metering-reconcile"] = {
+    "task": "tenants.metering.tasks.reconcile_usage",
+    "schedule": crontab(hour=23, minute=40),
 }

@@ -21,7 +21,7 @@ from django.db.models.functions import Length
 from django.db.models.lookups import StartsWith
 from django.http import Http404
 
-from tenants.models import Account, AuditEvent, Invitation, Membership, Role, Token
+from tenants.models import Account, AuditEvent, Invitation, Membership, Plan, Role, Token
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -171,6 +171,17 @@ def get_token_for(user: Caller, token_id: str, *, min_role: Role = Role.ADMIN) -
 
 
 # -- lookups for callers holding a portal token (partner API, management API) ----------------
+
+
+def plans_for(user: Caller, *, min_role: Role = Role.VIEWER) -> QuerySet[Plan]:
+    """Plans of the partners the user reaches with ``min_role`` (a role on the partner itself:
+    a tenant's people never see, nor pick, their partner's plans). Global plans are the
+    operator's, managed in the admin."""
+    return Plan.objects.filter(partner__in=accounts_for(user, min_role=min_role))
+
+
+def plans_for_token(record: TokenRecord) -> QuerySet[Plan]:
+    return Plan.objects.filter(partner__in=accounts_for_token(record))
 
 
 def get_token_account(record: TokenRecord) -> Account:

@@ -20,4 +20,5 @@ TOKEN_SCOPES: dict[Callable[..., Any], Callable[[TokenRecord], QuerySet[Any]]] =
     access.memberships_for: access.memberships_for_token,
     access.invitations_for: access.invitations_for_token,
     access.audit_events_for: access.audit_events_for_token,
+    access.plans_for: access.plans_for_token,
 }

@@ -9,6 +9,7 @@ from rest_framework.routers import SimpleRouter
 from tenants.api.accounts import AccountViewSet
 from tenants.api.audit import AuditEventViewSet
 from tenants.api.errors import not_found
+from tenants.api.limits import AccountLimitsViewSet, PlanViewSet
 from tenants.api.people import InvitationViewSet, MembershipViewSet
 
 app_name = "api"
@@ -18,9 +19,15 @@ router.register("accounts", AccountViewSet, basename="account")
 router.register("memberships", MembershipViewSet, basename="membership")
 router.register("invitations", InvitationViewSet, basename="invitation")
 router.register("audit-events", AuditEventViewSet, basename="audit-event")
+router.register("plans", PlanViewSet, basename="plan")
 
 urlpatterns: list[URLPattern | URLResolver] = [
     *router.urls,
+    path(
+        "accounts/<str:id>/limits/",
+        AccountLimitsViewSet.as_view({"get": "retrieve", "patch": "partial_update"}),
+        name="account-limits",
+    ),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI from drf-spectacular-sidecar's static files (no CDN), its script served
     # separately so that no inline script is needed.

@@ -36,6 +36,9 @@ class TokenRecord:
     secret_hash: str = field(repr=False)
     previous_secret_hash: str | None = field(default=None, repr=False)
     previous_valid_until: float | None = None
+    # The token's own requests-per-minute limit (tenants.limits); a default, so that records
+    # cached before the field existed still load.
+    rpm: int | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -70,6 +73,7 @@ def record_from_token(token: Token) -> TokenRecord:
         secret_hash=token.secret_hash,
         previous_secret_hash=token.previous_secret_hash or None,
         previous_valid_until=_epoch(token.previous_valid_until),
+        rpm=token.rpm,
     )
 
 

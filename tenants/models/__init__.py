@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from tenants.models.accounts import Account, AccountQuerySet, new_partner_public_id
 from tenants.models.audit import AuditEvent, AuditEventQuerySet, AuditLogIsAppendOnly
+from tenants.models.limits import LimitCounter, Plan, RateHit
 from tenants.models.people import (
     Invitation,
     InvitationQuerySet,
@@ -25,7 +26,10 @@ __all__ = [
     "AuditLogIsAppendOnly",
     "Invitation",
     "InvitationQuerySet",
+    "LimitCounter",
     "Membership",
+    "Plan",
+    "RateHit",
     "Role",
     "Token",
     "TokenQuerySet",

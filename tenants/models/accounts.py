@@ -52,7 +52,15 @@ class Account(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     timezone = models.CharField(max_length=64, default="UTC")
     meta = models.JSONField(default=dict, blank=True)
+    # The upstream's own limits object (UPSTREAM.md §5), pushed to the child: its period quotas
+    # (messages, tokens, conversations) override the plan's (tenants.limits.policy).
     limits = models.JSONField(default=dict, blank=True)
+    plan = models.ForeignKey(
+        "tenants.Plan", null=True, blank=True, on_delete=models.PROTECT, related_name="accounts"
+    )
+    # Requests per minute, overriding the plan's. Kept out of ``limits``: the upstream does not
+    # know the key and would refuse the child update that carried it.
+    rpm = models.PositiveIntegerField(null=True, blank=True)
 
     # Partner only: the upstream connection. The secret is stored encrypted and shown as last4.
     upstream_base_url = models.URLField(blank=True)

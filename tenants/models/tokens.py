@@ -45,6 +45,8 @@ class Token(models.Model):
     bot_ids = models.JSONField(null=True, blank=True)  # null: any bot
     allowed_routes = models.JSONField(null=True, blank=True)  # null: any /v1 route
     expires_at = models.DateTimeField(null=True, blank=True)
+    # Requests per minute for this token alone (null: none); its account's limits apply too.
+    rpm = models.PositiveIntegerField(null=True, blank=True)
 
     # HMAC-SHA256 (PORTAL_TOKEN_PEPPER) of the secret: tenants.credentials.format.hash_secret.
     secret_hash = models.CharField(max_length=64, editable=False)

@@ -28,13 +28,15 @@ from django.db.models.functions import Length
 
 from portal.upstream import UpstreamConnection
 from tenants import crypto
+from tenants.limits import LEVEL_FIELDS, Level, level_values
 from tenants.models import Account
 from tenants.proxy.errors import ProxyError, not_authenticated, not_authorized
 
 # Upstream headers (UPSTREAM.md §1, §3.5): any case, both id spellings, and the e-mail form.
 RUN_AS_ID_HEADERS = ("x-runas-user-id", "x-runas-userid")
 RUN_AS_EMAIL_HEADER = "x-runas-child-user-email"
-_SHARED_PREFIX = "proxy:v1:"
+# v2: records carry the lineage's limits (``levels``); v1 entries are simply never read.
+_SHARED_PREFIX = "proxy:v2:"
 # Unknown run-as ids are remembered briefly too, so that guessing ids cannot turn every
 # request into a database query; a tenant onboarded a moment ago waits at most this long.
 _NEGATIVE_SECONDS = 1.0
@@ -52,6 +54,8 @@ class AccountNode:
     partner_pk: int
     # Why calls as this account are refused: it, or an account above it, is not active.
     refusal: str | None
+    # The limits of the partner down to this account (tenants.limits admits against them all).
+    levels: tuple[Level, ...] = ()
 
     @property
     def is_partner(self) -> bool:
@@ -191,8 +195,8 @@ def forget_account(account: Account) -> None:
     """Drop what the caches hold about ``account`` (call after a status or upstream change).
 
     Other processes keep their in-memory copy for at most ``PROXY_ACCOUNT_CACHE_SECONDS``.
-    A status change also concerns the subtree (it is refused through its ancestor), so the
-    descendants' entries go too.
+    A status or limits change also concerns the subtree (refused through its ancestor, limited
+    by its ancestors' limits), so the descendants' entries go too.
     """
     subtree = list(
         Account.objects.filter(path__startswith=account.path).values_list("pk", "public_id")
@@ -238,14 +242,14 @@ def _load_by_email(within_path: str, email: str) -> dict[str, Any] | None:
 
 
 def _with_lineage(row: dict[str, Any]) -> dict[str, Any]:
-    """The row plus the reason calls as it are refused, read from it and every ancestor."""
+    """The row plus, read from it and every ancestor in one query, the reason calls as it are
+    refused and the limits of each level."""
     lineage = [int(pk) for pk in row["path"].strip("/").split("/")]
-    found = {
-        pk: (status, name)
-        for pk, status, name in Account.objects.filter(pk__in=lineage).values_list(
-            "pk", "status", "name"
-        )
+    rows = {
+        values["pk"]: values
+        for values in Account.objects.filter(pk__in=lineage).values("status", *LEVEL_FIELDS)
     }
+    found = {pk: (values["status"], values["name"]) for pk, values in rows.items()}
     refusal = None
     # The account's own status speaks first, then the nearest ancestor's.
     for pk in reversed(lineage):
@@ -258,7 +262,8 @@ def _with_lineage(row: dict[str, Any]) -> dict[str, Any]:
                 else f"The account {row['name']} cannot be used: {who} above it is {label}."
             )
             break
-    return {**row, "partner_pk": lineage[0], "refusal": refusal}
+    levels = [level_values(rows[pk]) for pk in lineage if pk in rows]
+    return {**row, "partner_pk": lineage[0], "refusal": refusal, "levels": levels}
 
 
 def _load_upstream(partner_pk: int) -> dict[str, Any] | None:
@@ -286,4 +291,5 @@ def _node(values: dict[str, Any] | None) -> AccountNode | None:
         name=values["name"],
         partner_pk=values["partner_pk"],
         refusal=values["refusal"],
+        levels=tuple(Level.from_values(level) for level in values["levels"]),
     )

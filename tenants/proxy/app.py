@@ -1,7 +1,7 @@
 """The proxy's ASGI application: one proxied call, top to bottom.
 
     path check ─► route ─► authenticate ─► acting account ─► authorize ─► body ─► bot check
-              ─► idempotency ─► forward and stream back
+              ─► admit (limits) ─► idempotency ─► forward and stream back ─► settle (limits)
 
 Every step before ``forward`` either passes or raises ``ProxyError``, answered here as
 ``{"message", "code"}``; none of them touches the upstream, and a warm call touches no database
@@ -18,6 +18,7 @@ import logging
 from django.conf import settings
 
 from portal.upstream.config import check_timezone
+from tenants import limits
 from tenants.credentials import (
     CredentialError,
     TokenRecord,
@@ -26,10 +27,13 @@ from tenants.credentials import (
     record_allows_route,
     record_allows_scope,
 )
+from tenants.metering.observer import UsageMeter
+from tenants.metering.recording import record_call
 from tenants.proxy import acting, idempotency, routes
 from tenants.proxy.errors import (
     ProxyError,
     bad_request,
+    limits_unavailable,
     not_authenticated,
     not_authorized,
 )
@@ -59,6 +63,13 @@ _TOKEN_SCHEMES = ("bearer", "token")  # the SDKs send Bearer; ChatBotKit's docs 
 async def proxy_application(scope: Scope, receive: Receive, send: Send) -> None:
     """ASGI entry point for ``/v1/...`` and ``/api/v1/...`` (HTTP only)."""
     request: Request | None = None
+    # -- metering (tenants.metering): what the finally below records of an authenticated call.
+    record: TokenRecord | None = None
+    identity: acting.Acting | None = None
+    matched: Match | None = None
+    meter: UsageMeter | None = None
+    refusal: ProxyError | None = None
+    # -- end metering
     try:
         request = Request.from_scope(scope)
         if request.method in ("HEAD", "OPTIONS"):
@@ -80,21 +91,36 @@ async def proxy_application(scope: Scope, receive: Receive, send: Send) -> None:
         _authorize(record, matched, request.path)
 
         body = b""
+        fields: dict[str, object] = {}
         if request.method == "POST":
             body = await read_body(
                 receive, request.headers.get("content-length"), settings.PROXY_MAX_BODY_BYTES
             )
-            _check_bot(record, matched, parse_json_object(body))
+            fields = parse_json_object(body)
+            _check_bot(record, matched, fields)
         _check_timezone(request)
-        # The limits issue adds its admission step here: after everything that is free to
-        # refuse, before anything that costs an upstream call.
 
-        await _forward_once(request, record, identity, body, receive, send)
+        # -- limits (tenants.limits): admission, after everything that is free to refuse and
+        # before anything that costs an upstream call; settled when the call ends. ---------------
+        metering = matched.route.metering if matched.route is not None else routes.Metering.NONE
+        reservation = await _admit(record, identity, metering, fields)
+        # One meter per call (tenants.metering): the settle reads the upstream's reported
+        # tokens from it, and metering records it in the finally below.
+        meter = UsageMeter()
+        meter.expect(matched.route)
+        await _forward_limited(request, record, identity, body, receive, send, reservation, meter)
+        # -- end limits --------------------------------------------------------------------------
     except ProxyError as error:
+        refusal = error  # metering
         timing = server_timing(request) if request is not None else None
         await send_error(send, error, [timing] if timing else [])
     except ClientGone:
         return
+    finally:
+        # -- metering: one usage event per authenticated call, however it ended; queued in
+        # memory, never waited on (tenants/metering/buffer.py). -----------------------------------
+        if record is not None:
+            record_call(request, record, identity, matched, meter, refusal)
 
 
 # -- the steps -----------------------------------------------------------------------------------
@@ -146,6 +172,68 @@ def _check_bot(record: TokenRecord, matched: Match, body: dict[str, object]) -> 
 def _require_bot(record: TokenRecord, bot_id: str) -> None:
     if not record_allows_bot(record, bot_id):
         raise not_authorized(f"This token may not use the bot {bot_id}")
+
+
+async def _admit(
+    record: TokenRecord, identity: acting.Acting, metering: str, fields: dict[str, object]
+) -> limits.Reservation:
+    try:
+        return await limits.admit(
+            token_id=record.token_id,
+            token_rpm=record.rpm,
+            levels=identity.account.levels,
+            metering=metering,
+            body=fields,
+        )
+    except limits.LimitExceeded as refusal:
+        raise ProxyError(
+            refusal.status,
+            refusal.message,
+            refusal.code,
+            headers=refusal.headers,
+            extra={"limit": refusal.details},
+        ) from None
+    except limits.LimitsUnavailable:
+        raise limits_unavailable() from None
+
+
+async def _forward_limited(
+    request: Request,
+    record: TokenRecord,
+    identity: acting.Acting,
+    body: bytes,
+    receive: Receive,
+    send: Send,
+    reservation: limits.Reservation,
+    meter: UsageMeter,
+) -> None:
+    """``_forward_once`` with the reservation's ``RateLimit-*`` headers on the answer, and the
+    reservation given back (the upstream refused, or was never reached, or the answer was an
+    idempotent replay) or settled with the tokens the upstream reported."""
+
+    async def send_limited(message: Message) -> None:
+        if message["type"] == "http.response.start" and reservation.headers:
+            message = {**message, "headers": [*message["headers"], *reservation.headers]}
+        await send(message)
+
+    receive, send_metered = meter.watch(receive, send_limited)
+    failed = False
+    try:
+        await _forward_once(request, record, identity, body, receive, send_metered)
+    except ProxyError as error:
+        failed = True  # nothing reached the client yet: app.py answers it, with the headers
+        error.headers = (*error.headers, *reservation.headers)
+        raise
+    finally:
+        # Shielded: a client that left must not leave its reservation half-done.
+        await asyncio.shield(_settle(reservation, meter, failed=failed))
+
+
+async def _settle(reservation: limits.Reservation, meter: UsageMeter, *, failed: bool) -> None:
+    if failed or meter.replayed or meter.status >= 400:
+        await limits.give_back(reservation)
+    else:
+        await limits.settle(reservation, tokens=meter.usage().tokens)
 
 
 def _check_timezone(request: Request) -> None:

@@ -8,11 +8,15 @@ answers never become a ``ProxyError``: they are relayed unchanged (forward.py).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 
 class ProxyError(Exception):
-    """A refusal: ``status`` for HTTP, ``code`` for programs, ``message`` for people."""
+    """A refusal: ``status`` for HTTP, ``code`` for programs, ``message`` for people.
+
+    ``extra`` adds fields after those two (a limit refusal's ``limit`` details).
+    """
 
     def __init__(
         self,
@@ -21,20 +25,24 @@ class ProxyError(Exception):
         code: str,
         *,
         headers: Iterable[tuple[bytes, bytes]] = (),
+        extra: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.code = code
         self.headers = tuple(headers)
+        self.extra = extra
 
     def body(self) -> bytes:
-        return encode_error(self.message, self.code)
+        return encode_error(self.message, self.code, self.extra)
 
 
-def encode_error(message: str, code: str) -> bytes:
+def encode_error(message: str, code: str, extra: Mapping[str, Any] | None = None) -> bytes:
     return json.dumps(
-        {"message": message, "code": code}, ensure_ascii=False, separators=(",", ":")
+        {"message": message, "code": code, **(extra or {})},
+        ensure_ascii=False,
+        separators=(",", ":"),
     ).encode()
 
 
@@ -73,3 +81,13 @@ def conflict(message: str) -> ProxyError:
 
 def too_large(limit: int) -> ProxyError:
     return ProxyError(413, f"The request body is larger than {limit} bytes", "CONTENT_TOO_LARGE")
+
+
+def limits_unavailable() -> ProxyError:
+    # Admission could not reach its counters: refused rather than let through unchecked.
+    return ProxyError(
+        503,
+        "Usage limits cannot be checked right now; retry shortly",
+        "SERVICE_UNAVAILABLE",
+        headers=[(b"retry-after", b"1")],
+    )

@@ -1,0 +1,179 @@
+"""What limits apply to a call, and what it must reserve: plain data, no I/O.
+
+Effective limits of an account = its plan's, overridden key by key by the account's own
+(``Account.limits`` for the period quotas, the upstream's keys; ``Account.rpm`` for the rate).
+A call is checked against its token's rate and, for the acting account and every ancestor,
+the rate and the period quotas: usage of a tenant counts against itself and all above it.
+
+The account side comes from the proxy's cached account tree (``tenants.proxy.acting`` keeps one
+``Level`` per account of the lineage, built by ``level_values`` on its cold path), so building
+the checks touches neither the database nor the network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from tenants.limits.periods import Period, period_at
+
+# The upstream's per-period allowances (UPSTREAM.md §5), in its own units.
+QUOTAS = ("messages", "tokens", "conversations")
+RATE = "rpm"
+RATE_WINDOW_SECONDS = 60
+# Period counters outlive their period by this much, so that a late settle still finds them.
+COUNTER_SLACK_SECONDS = 3 * 24 * 3600
+
+# The account fields ``level_values`` reads (``tenants.proxy.acting`` adds them to its query).
+LEVEL_FIELDS = (
+    "pk",
+    "public_id",
+    "name",
+    "timezone",
+    "limits",
+    "rpm",
+    "plan__messages",
+    "plan__tokens",
+    "plan__conversations",
+    "plan__rpm",
+)
+
+
+class Kind(StrEnum):
+    RATE = "r"  # a sliding 60 s window of requests
+    QUOTA = "q"  # a period counter this call reserves ``amount`` of; refused past the limit
+    TOKENS = "t"  # a period counter checked only (settled later); refused at or over the limit
+
+
+@dataclass(frozen=True, slots=True)
+class Level:
+    """One account of a lineage: whose it is, where its periods start, and its limits."""
+
+    pk: int
+    public_id: str
+    name: str
+    timezone: str
+    rpm: int | None
+    quotas: Mapping[str, int]  # only the quotas that are set
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any]) -> Level:
+        return cls(
+            pk=values["pk"],
+            public_id=values["public_id"],
+            name=values["name"],
+            timezone=values["timezone"],
+            rpm=values["rpm"],
+            quotas=dict(values["quotas"]),
+        )
+
+    @property
+    def subject(self) -> str:
+        return f"account:{self.pk}"
+
+
+def level_values(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The cacheable form (plain JSON) of a ``Level``, from a row of ``LEVEL_FIELDS``."""
+    own: Mapping[str, Any] = row["limits"] if isinstance(row["limits"], Mapping) else {}
+    quotas: dict[str, int] = {}
+    for name in QUOTAS:
+        value = own.get(name, row[f"plan__{name}"])
+        if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+            quotas[name] = int(value)
+    rpm = row["rpm"] if row["rpm"] is not None else row["plan__rpm"]
+    return {
+        "pk": row["pk"],
+        "public_id": row["public_id"],
+        "name": row["name"],
+        "timezone": row["timezone"] or "UTC",
+        "rpm": rpm,
+        "quotas": quotas,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One counter a call is checked against (and, when admitted, adds ``amount`` to)."""
+
+    subject: str  # "account:42" | "token:<token id>"
+    kind: Kind
+    name: str  # "rpm" | "messages" | "tokens" | "conversations"
+    limit: int | None  # None: counted (so a limit set mid-period is right), never refused
+    amount: int
+    period: Period | None  # None for rates
+    level: Level | None  # None for the token's own rate
+
+    @property
+    def counter(self) -> str:
+        """The counter's name in the backends: ``account:42:2025-11:messages``."""
+        if self.period is None:
+            return f"{self.subject}:{RATE}"
+        return f"{self.subject}:{self.period.key}:{self.name}"
+
+    @property
+    def expires_at(self) -> int:
+        """When the backend may forget the counter (epoch seconds; 0 for rates, whose
+        windows expire by themselves)."""
+        if self.period is None:
+            return 0
+        return int(self.period.end.timestamp()) + COUNTER_SLACK_SECONDS
+
+    @property
+    def enforced(self) -> bool:
+        """False for a tokens check without a limit: nothing to refuse, nothing to write."""
+        return self.limit is not None or self.kind is not Kind.TOKENS
+
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    """What a call reserves at admission, by the route's metering (``tenants.proxy.routes``)."""
+
+    messages: int = 0
+    conversations: int = 0
+    tokens: bool = False  # the tokens quota is checked (usage settled when the call ends)
+
+
+def cost_of(metering: str, body: Mapping[str, Any]) -> Cost:
+    """``message``: 1 message; ``stream`` (a completion): 1 message, tokens checked;
+    ``conversation``: 1 conversation, and 1 message when it is created with messages."""
+    if metering == "message":
+        return Cost(messages=1, tokens=True)
+    if metering == "stream":
+        return Cost(messages=1, tokens=True)
+    if metering == "conversation":
+        carries = isinstance(body.get("messages"), list) and bool(body["messages"])
+        return Cost(conversations=1, messages=1 if carries else 0)
+    return Cost()
+
+
+def checks_for(
+    *,
+    token_id: str,
+    token_rpm: int | None,
+    levels: Sequence[Level],
+    cost: Cost,
+    now: datetime,
+) -> list[Check]:
+    """Every check of one call: the token's rate, then each level from the acting account up."""
+    checks: list[Check] = []
+    if token_rpm is not None:
+        checks.append(Check(f"token:{token_id}", Kind.RATE, RATE, token_rpm, 1, None, None))
+    for level in reversed(levels):
+        if level.rpm is not None:
+            checks.append(Check(level.subject, Kind.RATE, RATE, level.rpm, 1, None, level))
+        wanted = (
+            ("messages", Kind.QUOTA, cost.messages),
+            ("conversations", Kind.QUOTA, cost.conversations),
+            ("tokens", Kind.TOKENS, 0 if cost.tokens else -1),
+        )
+        period: Period | None = None
+        for name, kind, amount in wanted:
+            if amount < 0 or (kind is Kind.QUOTA and amount == 0):
+                continue
+            period = period or period_at(level.timezone, now)
+            limit = level.quotas.get(name)
+            checks.append(Check(level.subject, kind, name, limit, amount, period, level))
+    return checks

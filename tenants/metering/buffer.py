@@ -1,0 +1,243 @@
+"""The in-process usage buffer: the hot path appends, a background task writes in batches.
+
+    request ─► record(event)  (append to a bounded deque; never waits, never touches the database)
+    flusher ─► every METERING_FLUSH_INTERVAL_MS, or at once when METERING_FLUSH_BATCH events
+               wait ─► bulk_create on the buffer's own database thread
+
+- A full buffer (``METERING_BUFFER_MAX_EVENTS``) drops the new event, counts it (``dropped``)
+  and logs a warning at most every ``_ALERT_EVERY`` seconds: recording never waits.
+- A batch that cannot be written because the database is unavailable goes back to the front
+  of the buffer and is retried on the next tick (what no longer fits is dropped and counted);
+  a batch the database refuses for its content is dropped, counted and logged.
+- ``shutdown()`` (the ASGI lifespan shutdown, portal/asgi.py) stops the flusher and writes
+  everything left: nothing is lost on a normal shutdown.
+- The flusher is started by the first ``record()`` on a running event loop, so no start-up
+  hook is needed (uvicorn, the embedded profile, tests' in-thread servers alike). Writes run on
+  one thread owned by the buffer, not on asgiref's shared thread, so a batch never delays a
+  cold-path database read of a request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections
+
+logger = logging.getLogger("tenants.metering")
+
+_ALERT_EVERY = 10.0  # seconds between two "buffer full" warnings
+
+
+@dataclass(slots=True)
+class UsageRecord:
+    """One call as the hot path hands it over; becomes a ``UsageEvent`` row when written."""
+
+    account_id: int
+    token_id: str
+    route: str
+    method: str
+    status: int
+    error_code: str
+    duration_ms: int
+    messages: int
+    conversations: int
+    tokens: int
+    input_tokens: int
+    output_tokens: int
+    estimated: bool
+    client_disconnected: bool
+    request_id: str
+    created_at: float  # epoch seconds: when the call ended
+
+
+Writer = Callable[[Sequence[UsageRecord]], None]
+
+
+def write_events(batch: Sequence[UsageRecord]) -> None:
+    """Insert one batch (runs on the buffer's thread)."""
+    from tenants.metering.models import UsageEvent
+
+    close_old_connections()
+    try:
+        UsageEvent.objects.bulk_create(
+            [
+                UsageEvent(
+                    account_id=item.account_id,
+                    token_id=item.token_id,
+                    route=item.route,
+                    method=item.method,
+                    status=item.status,
+                    error_code=item.error_code,
+                    duration_ms=item.duration_ms,
+                    messages=item.messages,
+                    conversations=item.conversations,
+                    tokens=item.tokens,
+                    input_tokens=item.input_tokens,
+                    output_tokens=item.output_tokens,
+                    estimated=item.estimated,
+                    client_disconnected=item.client_disconnected,
+                    request_id=item.request_id,
+                    created_at=datetime.fromtimestamp(item.created_at, tz=UTC),
+                )
+                for item in batch
+            ]
+        )
+    finally:
+        # As after a request: honours DATABASE_CONN_MAX_AGE (0 closes it until the next batch).
+        close_old_connections()
+
+
+class UsageBuffer:
+    def __init__(
+        self,
+        *,
+        max_events: int,
+        batch_size: int,
+        interval_ms: int,
+        writer: Writer = write_events,
+    ) -> None:
+        self.max_events = max_events
+        self.batch_size = batch_size
+        self.interval = interval_ms / 1000
+        self._write = writer
+        self._queue: deque[UsageRecord] = deque()
+        self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self._stopping = False
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="metering")
+        self._last_alert = 0.0
+        # Counters since the process started (or the buffer was made).
+        self.recorded = 0
+        self.written = 0
+        self.dropped = 0
+        self.failed_batches = 0
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    def stats(self) -> dict[str, int]:
+        return {
+            "pending": len(self._queue),
+            "recorded": self.recorded,
+            "written": self.written,
+            "dropped": self.dropped,
+            "failed_batches": self.failed_batches,
+        }
+
+    # -- the hot path --------------------------------------------------------------------------
+
+    def record(self, event: UsageRecord) -> bool:
+        """Queue one event; False (and counted) when the buffer is full. Never blocks."""
+        if len(self._queue) >= self.max_events:
+            self._drop(1)
+            return False
+        self._queue.append(event)
+        self.recorded += 1
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return True  # a caller without a loop: flush() or the next async record() writes it
+        if self._task is None or self._task.done() or not _alive(self._loop):
+            self._start(loop)
+        elif len(self._queue) >= self.batch_size and self._loop is loop and self._wake:
+            self._wake.set()
+        return True
+
+    def _drop(self, count: int) -> None:
+        self.dropped += count
+        now = time.monotonic()
+        if now - self._last_alert >= _ALERT_EVERY:
+            self._last_alert = now
+            logger.warning(
+                "usage buffer full (%d events): %d usage events dropped since start",
+                self.max_events,
+                self.dropped,
+            )
+
+    # -- the flusher ---------------------------------------------------------------------------
+
+    def _start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._task = loop.create_task(self._run(self._wake), name="usage-buffer-flusher")
+
+    async def _run(self, wake: asyncio.Event) -> None:
+        while not self._stopping:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=self.interval)
+            wake.clear()
+            await self.flush(until_empty=False)
+
+    async def flush(self, *, until_empty: bool = True) -> int:
+        """Write what is queued now; returns how many events were written."""
+        loop = asyncio.get_running_loop()
+        written = 0
+        while self._queue:
+            batch = [self._queue.popleft() for _ in range(min(self.batch_size, len(self._queue)))]
+            try:
+                # Shielded: a cancelled flusher still finishes (and accounts for) its batch.
+                await asyncio.shield(loop.run_in_executor(self._executor, self._write, batch))
+            except (OperationalError, InterfaceError):
+                self.failed_batches += 1
+                logger.exception("usage events not written (database unavailable); retrying")
+                self._requeue(batch)
+                return written
+            except (DatabaseError, ValueError, TypeError):
+                # Refused for what it holds: retrying would refuse it again.
+                self.failed_batches += 1
+                logger.exception("usage events refused by the database; %d dropped", len(batch))
+                self._drop(len(batch))
+                continue
+            written += len(batch)
+            self.written += len(batch)
+            if not until_empty and len(self._queue) < self.batch_size:
+                break
+        return written
+
+    def _requeue(self, batch: list[UsageRecord]) -> None:
+        room = max(0, self.max_events - len(self._queue))
+        keep = batch[:room]
+        self._queue.extendleft(reversed(keep))
+        if len(batch) > len(keep):
+            self._drop(len(batch) - len(keep))
+
+    async def shutdown(self) -> int:
+        """Stop this loop's flusher and write everything left (ASGI lifespan shutdown)."""
+        task, wake = self._task, self._wake
+        if task is not None and self._loop is asyncio.get_running_loop() and not task.done():
+            self._stopping = True
+            if wake is not None:
+                wake.set()
+            await task
+            self._task = None
+        return await self.flush()
+
+
+def _alive(loop: asyncio.AbstractEventLoop | None) -> bool:
+    return loop is not None and not loop.is_closed() and loop.is_running()
+
+
+_default: UsageBuffer | None = None
+
+
+def default_buffer() -> UsageBuffer:
+    """This process's buffer, sized from settings on first use."""
+    global _default
+    if _default is None:
+        _default = UsageBuffer(
+            max_events=settings.METERING_BUFFER_MAX_EVENTS,
+            batch_size=settings.METERING_FLUSH_BATCH,
+            interval_ms=settings.METERING_FLUSH_INTERVAL_MS,
+        )
+    return _default
