@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "portal",
     "tenants",
     "tenants.metering",
+    "tenants.alerts",
 ]
 
 MIDDLEWARE = [
@@ -385,4 +386,30 @@ CELERY_BEAT_SCHEDULE["metering-retention"] = {
 CELERY_BEAT_SCHEDULE["metering-reconcile"] = {
     "task": "tenants.metering.tasks.reconcile_usage",
     "schedule": crontab(hour=23, minute=40),
+}
+
+# Alerts
+# Usage alerts (tenants/alerts/): at each of ALERTS_THRESHOLDS percent of a period quota, once per
+# period, account and quota: an e-mail to the account's owners and admins, and a signed POST to
+# each of its webhook endpoints. Checked by beat every minute.
+PORTAL_BRAND_NAME = env_str("PORTAL_BRAND_NAME", "Partner Portal")
+ALERTS_THRESHOLDS = (50, 80, 100)
+# Webhook deliveries: attempts time out after this many seconds; network errors, 5xx and 429 are
+# retried up to ALERTS_WEBHOOK_MAX_RETRIES times, waiting BACKOFF * 2**n seconds (capped).
+ALERTS_WEBHOOK_TIMEOUT_SECONDS = env_int(
+    "ALERTS_WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1, maximum=60
+)
+ALERTS_WEBHOOK_MAX_RETRIES = env_int("ALERTS_WEBHOOK_MAX_RETRIES", 6, minimum=0, maximum=20)
+ALERTS_WEBHOOK_BACKOFF_SECONDS = env_int("ALERTS_WEBHOOK_BACKOFF_SECONDS", 30, minimum=1)
+ALERTS_WEBHOOK_BACKOFF_MAX_SECONDS = env_int("ALERTS_WEBHOOK_BACKOFF_MAX_SECONDS", 3600, minimum=1)
+# Receivers should refuse a signature whose timestamp is further than this from their clock.
+ALERTS_WEBHOOK_TOLERANCE_SECONDS = 300
+# Webhook URLs resolving to private, loopback or link-local addresses are refused unless this is
+# true: the default in the embedded profile (local development and tests post to 127.0.0.1),
+# false as soon as DATABASE_URL is set (a deployment), where the portal must not be turned
+# into a probe of its own network.
+PORTAL_WEBHOOK_ALLOW_PRIVATE = env_bool("PORTAL_WEBHOOK_ALLOW_PRIVATE", not DATABASE_URL)
+CELERY_BEAT_SCHEDULE["alerts-thresholds"] = {
+    "task": "tenants.alerts.tasks.check_thresholds",
+    "schedule": 60.0,
 }

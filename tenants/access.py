@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
     from django.db.models import QuerySet
 
+    from tenants.alerts.models import WebhookDelivery, WebhookEndpoint
     from tenants.credentials import TokenRecord
 
     Caller = AbstractBaseUser | AnonymousUser
@@ -143,6 +144,28 @@ def get_invitation_for(user: Caller, pk: int, *, min_role: Role = Role.ADMIN) ->
     return found
 
 
+def webhooks_for(user: Caller, *, min_role: Role = Role.VIEWER) -> QuerySet[WebhookEndpoint]:
+    """Webhook endpoints of the accounts the user reaches (their secrets are never readable)."""
+    from tenants.alerts.models import WebhookEndpoint
+
+    return WebhookEndpoint.objects.filter(account__in=accounts_for(user, min_role=min_role))
+
+
+def get_webhook_for(user: Caller, pk: int, *, min_role: Role = Role.VIEWER) -> WebhookEndpoint:
+    found = webhooks_for(user, min_role=min_role).select_related("account").filter(pk=pk).first()
+    if found is None:
+        raise Http404("No such webhook")
+    return found
+
+
+def webhook_deliveries_for(
+    user: Caller, *, min_role: Role = Role.VIEWER
+) -> QuerySet[WebhookDelivery]:
+    from tenants.alerts.models import WebhookDelivery
+
+    return WebhookDelivery.objects.filter(account__in=accounts_for(user, min_role=min_role))
+
+
 def audit_events_for(user: Caller) -> QuerySet[AuditEvent]:
     """Audit events of every account the user reaches: a tenant reads its own trail."""
     return AuditEvent.objects.filter(account__in=accounts_for(user))
@@ -242,6 +265,18 @@ def memberships_for_token(record: TokenRecord) -> QuerySet[Membership]:
 
 def invitations_for_token(record: TokenRecord) -> QuerySet[Invitation]:
     return Invitation.objects.filter(account__path__startswith=record.account_path)
+
+
+def webhooks_for_token(record: TokenRecord) -> QuerySet[WebhookEndpoint]:
+    from tenants.alerts.models import WebhookEndpoint
+
+    return WebhookEndpoint.objects.filter(account__path__startswith=record.account_path)
+
+
+def webhook_deliveries_for_token(record: TokenRecord) -> QuerySet[WebhookDelivery]:
+    from tenants.alerts.models import WebhookDelivery
+
+    return WebhookDelivery.objects.filter(account__path__startswith=record.account_path)
 
 
 def audit_events_for_token(record: TokenRecord) -> QuerySet[AuditEvent]:

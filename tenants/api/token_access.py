@@ -21,4 +21,6 @@ TOKEN_SCOPES: dict[Callable[..., Any], Callable[[TokenRecord], QuerySet[Any]]] =
     access.invitations_for: access.invitations_for_token,
     access.audit_events_for: access.audit_events_for_token,
     access.plans_for: access.plans_for_token,
+    access.webhooks_for: access.webhooks_for_token,
+    access.webhook_deliveries_for: access.webhook_deliveries_for_token,
 }

@@ -11,6 +11,8 @@ from tenants.api.audit import AuditEventViewSet
 from tenants.api.errors import not_found
 from tenants.api.limits import AccountLimitsViewSet, PlanViewSet
 from tenants.api.people import InvitationViewSet, MembershipViewSet
+from tenants.api.usage import AccountUsageViewSet
+from tenants.api.webhooks import WebhookDeliveryViewSet, WebhookViewSet
 
 app_name = "api"
 
@@ -20,6 +22,8 @@ router.register("memberships", MembershipViewSet, basename="membership")
 router.register("invitations", InvitationViewSet, basename="invitation")
 router.register("audit-events", AuditEventViewSet, basename="audit-event")
 router.register("plans", PlanViewSet, basename="plan")
+router.register("webhooks", WebhookViewSet, basename="webhook")
+router.register("webhook-deliveries", WebhookDeliveryViewSet, basename="webhook-delivery")
 
 urlpatterns: list[URLPattern | URLResolver] = [
     *router.urls,
@@ -27,6 +31,16 @@ urlpatterns: list[URLPattern | URLResolver] = [
         "accounts/<str:id>/limits/",
         AccountLimitsViewSet.as_view({"get": "retrieve", "patch": "partial_update"}),
         name="account-limits",
+    ),
+    path(
+        "accounts/<str:id>/usage/",
+        AccountUsageViewSet.as_view({"get": "retrieve"}),
+        name="account-usage",
+    ),
+    path(
+        "accounts/<str:id>/usage/daily/",
+        AccountUsageViewSet.as_view({"get": "daily"}),
+        name="account-usage-daily",
     ),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI from drf-spectacular-sidecar's static files (no CDN), its script served

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from django.urls import path
 
-from tenants.views import accounts, audit, invitations, members, onboarding, status, tokens
+from tenants.views import (
+    accounts,
+    audit,
+    invitations,
+    members,
+    onboarding,
+    status,
+    tokens,
+    usage,
+    webhooks,
+)
 
 app_name = "tenants"
 
@@ -27,8 +37,15 @@ urlpatterns = [
     ),
     path("accounts/<str:public_id>/onboarded/", onboarding.onboard_invite, name="onboard-invite"),
     path("accounts/<str:public_id>/members/", members.members, name="members"),
+    path("accounts/<str:public_id>/usage/", usage.account_usage, name="account-usage"),
+    path("usage/", usage.usage_overview, name="usage-overview"),
+    path("usage/export.csv", usage.usage_export, name="usage-export"),
     path("accounts/<str:public_id>/tokens/", tokens.token_list, name="token-list"),
     path("accounts/<str:public_id>/tokens/new/", tokens.token_create, name="token-create"),
+    path("accounts/<str:public_id>/webhooks/", webhooks.webhook_list, name="webhook-list"),
+    path("accounts/<str:public_id>/webhooks/new/", webhooks.webhook_create, name="webhook-create"),
+    path("webhooks/<int:pk>/delete/", webhooks.webhook_delete, name="webhook-delete"),
+    path("webhooks/<int:pk>/test/", webhooks.webhook_test, name="webhook-test"),
     path("tokens/<str:token_id>/rotate/", tokens.token_rotate, name="token-rotate"),
     path("tokens/<str:token_id>/revoke/", tokens.token_revoke, name="token-revoke"),
     path("members/<int:pk>/role/", members.member_role, name="member-role"),
