@@ -15,16 +15,19 @@ from tenants.forms.accounts import (
     TenantFilterForm,
     time_zone_choices,
 )
+from tenants.forms.limits import AccountLimitsForm, PlanForm
 from tenants.forms.tokens import RevokeTokenForm, RotateTokenForm, TokenForm
 
 __all__ = [
     "PERIOD_LIMITS",
+    "AccountLimitsForm",
     "AccountProfileForm",
     "AuditFilterForm",
     "CloseForm",
     "InvitationSignupForm",
     "InviteForm",
     "OnboardForm",
+    "PlanForm",
     "RevokeTokenForm",
     "RoleForm",
     "RotateTokenForm",

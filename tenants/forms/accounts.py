@@ -78,7 +78,9 @@ class TenantFilterForm(forms.Form):
     )
 
 
-class AccountProfileForm(LimitsMixin):
+class AccountProfileForm(forms.Form):
+    """Name, contact, zone and meta; limits have their own page (``AccountLimitsForm``)."""
+
     name = forms.CharField(max_length=200)
     email = forms.EmailField(label="Contact e-mail", required=False)
     timezone = forms.ChoiceField(label="Time zone", choices=time_zone_choices)
@@ -96,7 +98,6 @@ class AccountProfileForm(LimitsMixin):
             "email": account.email,
             "timezone": account.timezone,
             "meta": json.dumps(account.meta, indent=2, sort_keys=True) if account.meta else "",
-            **cls.initial_limits(account.limits),
         }
         return cls(data, initial=initial)
 

@@ -74,6 +74,15 @@ class TokenForm(forms.Form):
         help_text="Blank: it works until revoked.",
     )
 
+    rpm = forms.IntegerField(
+        label="Requests per minute",
+        required=False,
+        min_value=0,
+        max_value=10**9,
+        widget=forms.NumberInput(attrs={"placeholder": "no own limit"}),
+        help_text="This token's own rate; its account's limits apply too. Blank: none of its own.",
+    )
+
     def clean_bot_ids(self) -> list[str] | None:
         text: str = self.cleaned_data["bot_ids"]
         ids = [part for part in re.split(r"[\s,]+", text) if part]

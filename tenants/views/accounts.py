@@ -92,6 +92,8 @@ def tenant_list(request: HtmxHttpRequest) -> HttpResponse:
 
 
 def _detail_context(request: HtmxHttpRequest, account: Account) -> dict[str, Any]:
+    from tenants.views.limits import limits_summary
+
     role = access.role_on(request.user, account)
     capabilities = account_capabilities(role, account)
     return {
@@ -109,10 +111,11 @@ def _detail_context(request: HtmxHttpRequest, account: Account) -> dict[str, Any
         "events": event_rows(
             AuditEvent.objects.filter(account=account).order_by("-pk")[:RECENT_EVENTS]
         ),
-        "period_limits": [(label, account.limits.get(key)) for key, label in PERIOD_LIMITS],
         "other_limits": {
             key: value for key, value in account.limits.items() if key not in dict(PERIOD_LIMITS)
         },
+        **limits_summary(request, account),
+        "can_manage_plans": account.is_partner and role is not None and role.covers(Role.ADMIN),
         # The partner's upstream address and sk-…last4, never the secret; for its admins only.
         "shows_upstream": account.is_partner and role is not None and role.covers(Role.ADMIN),
         "tab": "overview",
@@ -157,7 +160,6 @@ def account_edit(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
                     email=data["email"],
                     timezone=data["timezone"],
                     meta=AccountProfileForm.meta_patch(account.meta, data["meta"]),
-                    limits=form.limits_from(account.limits),
                     context=context_of(request),
                 )
             except AccountError as exc:

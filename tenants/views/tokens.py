@@ -16,6 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.db.models import Q
 from django.http import HttpResponse
 from django.urls import reverse
@@ -27,6 +28,7 @@ from tenants import access
 from tenants.forms import RevokeTokenForm, RotateTokenForm, TokenForm
 from tenants.models import Account, Role, Token
 from tenants.services import AccountError, IssuedToken, issue_token, revoke_token, rotate_token
+from tenants.services.limits import set_token_rpm
 from tenants.views.accounts import visible_lineage
 from tenants.views.http import (
     INVALID,
@@ -79,16 +81,22 @@ def issue_from_form(
     """Issue the token the valid ``form`` describes, or put the refusal on the form."""
     data = form.cleaned_data
     try:
-        issued = issue_token(
-            account,
-            name=data["name"],
-            description=data["description"],
-            scopes=data["scopes"],
-            bot_ids=data["bot_ids"],
-            expires_in=form.expires_in,
-            actor=request.user,
-            context=context_of(request),
-        )
+        # One transaction: a token whose rate could not be set is not issued either.
+        with transaction.atomic():
+            issued = issue_token(
+                account,
+                name=data["name"],
+                description=data["description"],
+                scopes=data["scopes"],
+                bot_ids=data["bot_ids"],
+                expires_in=form.expires_in,
+                actor=request.user,
+                context=context_of(request),
+            )
+            if data.get("rpm") is not None:
+                set_token_rpm(
+                    issued.token, rpm=data["rpm"], actor=request.user, context=context_of(request)
+                )
     except AccountError as exc:
         form.add_error(None, failure_message(exc, account))
         return None, failure_status(exc)

@@ -65,16 +65,17 @@ def test_a_partners_limits_are_set_by_operators_only(tree):
 def test_the_profile_page_refuses_it_readably(client, tree):
     _, _, shop, _, shop_admin = tree
     client.force_login(shop_admin)
+    # Limits are on their own page; the shop's admin reads them there and a forced POST is
+    # refused with the reason.
+    page = client.get(f"/accounts/{shop.public_id}/limits/")
+    assert page.status_code == 200
+    assert "may change the limits" in page.content.decode()
+    assert 'name="limit_messages"' not in page.content.decode()
     response = client.post(
-        f"/accounts/{shop.public_id}/edit/",
-        {
-            "name": shop.name,
-            "email": "",
-            "timezone": "UTC",
-            "meta": "{}",
-            "limit_messages": "999999",
-        },
+        f"/accounts/{shop.public_id}/limits/",
+        {"plan": "", "rpm": "", "limit_messages": "999999"},
     )
+    assert response.status_code == 403
     assert "may change the limits" in response.content.decode()
     assert Account.objects.get(pk=shop.pk).limits == {}
 

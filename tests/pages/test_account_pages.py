@@ -109,12 +109,11 @@ def test_htmx_edit_form_is_the_form_fragment(pages, client_for):
 
 
 def test_a_valid_htmx_edit_swaps_in_the_profile_and_signals_the_page(pages, client_for):
-    # An operator: a partner's own limits are set only by operators (check_may_set_limits).
-    response = client_for("staff").post(
+    # Limits have their own page now (tests/pages/test_limits_pages.py); the profile form
+    # carries none, so it changes none.
+    response = client_for("a_owner").post(
         f"{detail(pages.partner_a)}edit/",
-        edit_data(
-            pages.partner_a, name="Partner A Renamed", limit_messages="1000", meta='{"tier": 2}'
-        ),
+        edit_data(pages.partner_a, name="Partner A Renamed", meta='{"tier": 2}'),
         headers=HTMX,
     )
     assert response.status_code == 200
@@ -124,7 +123,7 @@ def test_a_valid_htmx_edit_swaps_in_the_profile_and_signals_the_page(pages, clie
     assert "Saved." in body
     pages.partner_a.refresh_from_db()
     assert pages.partner_a.name == "Partner A Renamed"
-    assert pages.partner_a.limits == {"messages": 1000}
+    assert pages.partner_a.limits == {}
     assert pages.partner_a.meta == {"tier": 2}
     assert AuditEvent.objects.filter(account=pages.partner_a, action="account.updated").exists()
 
@@ -135,9 +134,16 @@ def test_edit_keeps_limits_the_form_does_not_show_and_removes_meta_keys_taken_ou
     Account.objects.filter(pk=pages.partner_a.pk).update(
         meta={"keep": 1, "drop": 2}, limits={"tokens": 9, "portalRate": 5}
     )
+    # A blank quota on the limits page removes it and keeps the keys it does not show.
     client_for("staff").post(
-        f"{detail(pages.partner_a)}edit/",
-        edit_data(pages.partner_a, limit_tokens="", meta='{"keep": 1}'),
+        f"{detail(pages.partner_a)}limits/",
+        {"plan": "", "rpm": "", "limit_tokens": ""},
+    )
+    pages.partner_a.refresh_from_db()
+    assert pages.partner_a.limits == {"portalRate": 5}
+    # The profile form leaves limits alone.
+    client_for("a_owner").post(
+        f"{detail(pages.partner_a)}edit/", edit_data(pages.partner_a, meta='{"keep": 1}')
     )
     pages.partner_a.refresh_from_db()
     assert pages.partner_a.limits == {"portalRate": 5}
@@ -150,7 +156,6 @@ def test_edit_keeps_limits_the_form_does_not_show_and_removes_meta_keys_taken_ou
         ({"name": ""}, "This field is required."),
         ({"email": "not-an-email"}, "Enter a valid email address."),
         ({"timezone": "Mars/Olympus"}, "Select a valid choice."),
-        ({"limit_messages": "-1"}, "greater than or equal to 0"),
         ({"meta": "[1, 2]"}, "Meta must be a JSON object"),
         ({"meta": "{nope"}, "This is not valid JSON"),
     ],
