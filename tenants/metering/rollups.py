@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import TruncHour
 from django.utils import timezone
@@ -35,6 +35,8 @@ DAY = timedelta(days=1)
 _TOTALS = ("requests", "errors", "messages", "conversations", "tokens", "estimated_tokens")
 _ALL_FIELDS = (*_TOTALS, "client_disconnects")
 _PURGE_BATCH = 5_000
+_MAX_CHUNK = timedelta(days=1)
+_UPSERT_BATCH = 2_000
 
 
 def floor_hour(moment: datetime) -> datetime:
@@ -69,7 +71,12 @@ def rollup_usage(
         )
     hours -= too_old
     for first, last in _runs(sorted(hours)):
-        _rebuild_hours(first, last + HOUR)
+        # At most a day per query, so that a backfill's memory does not grow with its range.
+        chunk = first
+        while chunk <= last:
+            chunk_end = min(last + HOUR, chunk + _MAX_CHUNK)
+            _rebuild_hours(chunk, chunk_end)
+            chunk = chunk_end
     for day in sorted({floor_day(hour) for hour in hours}):
         _rebuild_day(day)
     return len(hours)
@@ -166,22 +173,7 @@ def _replace(
         granularity=granularity, bucket_start__gte=start, bucket_start__lt=end
     )
     with transaction.atomic():
-        UsageRollup.objects.bulk_create(
-            [
-                UsageRollup(
-                    granularity=granularity,
-                    bucket_start=bucket,
-                    account_id=account_id,
-                    token_id=token_id,
-                    **totals,
-                )
-                for (bucket, account_id, token_id), totals in rows.items()
-            ],
-            batch_size=1000,
-            update_conflicts=True,
-            unique_fields=["granularity", "bucket_start", "account", "token_id"],
-            update_fields=[*_ALL_FIELDS, "updated_at"],
-        )
+        _upsert(granularity, rows)
         # Buckets whose events vanished (only an explicit rebuild after a manual delete).
         stale = [
             pk
@@ -192,6 +184,46 @@ def _replace(
         ]
         if stale:
             UsageRollup.objects.filter(pk__in=stale).delete()
+
+
+def _upsert(granularity: str, rows: dict[tuple[datetime, int, str], dict[str, int]]) -> None:
+    """``INSERT ... ON CONFLICT DO UPDATE`` of ``rows``, with ``executemany``.
+
+    What ``bulk_create(update_conflicts=True)`` does, without building a model instance and
+    compiling a statement per batch: at a backfill's millions of rows that was most of the
+    rollup's time. Both SQLite (3.24+) and PostgreSQL take this statement.
+    """
+    if not rows:
+        return
+    ops = connection.ops
+    # The model's own column names (the fields have no db_column); every value is a parameter.
+    key = ("granularity", "bucket_start", "account_id", "token_id")
+    names = (*key, *_ALL_FIELDS, "updated_at")
+    quoted = ", ".join(ops.quote_name(name) for name in names)
+    updates = ", ".join(
+        f"{ops.quote_name(name)} = excluded.{ops.quote_name(name)}"
+        for name in (*_ALL_FIELDS, "updated_at")
+    )
+    sql = (
+        f"INSERT INTO {ops.quote_name(UsageRollup._meta.db_table)} ({quoted}) "  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * len(names))}) "
+        f"ON CONFLICT ({', '.join(ops.quote_name(name) for name in key)}) DO UPDATE SET {updates}"
+    )
+    stamp = ops.adapt_datetimefield_value(timezone.now())
+    params = [
+        (
+            granularity,
+            ops.adapt_datetimefield_value(bucket),
+            account_id,
+            token_id,
+            *(totals[name] for name in _ALL_FIELDS),
+            stamp,
+        )
+        for (bucket, account_id, token_id), totals in rows.items()
+    ]
+    with connection.cursor() as cursor:
+        for offset in range(0, len(params), _UPSERT_BATCH):
+            cursor.executemany(sql, params[offset : offset + _UPSERT_BATCH])
 
 
 def purge_usage_events(*, now: datetime | None = None) -> int:

@@ -171,3 +171,30 @@ def test_a_threshold_posts_a_signed_event_to_each_webhook(
     delivery = WebhookDelivery.objects.get(endpoint=endpoint)
     assert delivery.status == WebhookDelivery.Status.SUCCEEDED
     assert delivery.event_id == event["id"] == got.headers["X-Portal-Delivery"]
+
+
+def test_the_batched_read_matches_the_per_account_one_in_a_fixed_number_of_queries(
+    django_assert_max_num_queries,
+):
+    from tenants.alerts.thresholds import period_usage, period_usages
+    from tenants.limits.periods import period_at
+
+    world = make_world()
+    world.a_child.timezone = "Asia/Kolkata"  # +05:30: a period start off the UTC hour
+    world.a_child.save(update_fields=["timezone"])
+    early = NOW - timedelta(hours=10)
+    use(world.a_grandchild, early, messages=6, tokens=60)
+    use(world.a_child, NOW - timedelta(minutes=5), messages=1, tokens=7)
+    use(world.a_sibling, early, messages=2)
+    use(world.b_child, early, messages=100)  # another partner: counted for nobody above
+    rollup_usage(start=early - timedelta(hours=1), end=NOW, now=NOW)
+    accounts = [world.partner_a, world.a_child, world.a_grandchild, world.partner_b]
+    pairs = [(account, period_at(account.timezone, NOW)) for account in accounts]
+
+    with django_assert_max_num_queries(6):  # paths, then 2 per distinct period start
+        batched = period_usages(pairs, NOW)
+
+    for account, period in pairs:
+        assert batched[account.pk] == period_usage(account, period, NOW), account.name
+    assert batched[world.partner_a.pk]["messages"] == 9
+    assert batched[world.partner_b.pk]["messages"] == 100
