@@ -67,7 +67,7 @@ def throwaway_database() -> Iterator[str]:
         tmp = tempfile.mkdtemp(prefix="portal-bench-usage-")
         os.environ["PORTAL_SQLITE_PATH"] = str(Path(tmp) / "bench.sqlite3")
         try:
-            yield f"SQLite {sqlite3.sqlite_version} (file under {tmp})"
+            yield f"SQLite {sqlite3.sqlite_version} (a throwaway file in a temporary directory)"
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return
