@@ -10,9 +10,10 @@ from django.utils import timezone as dj_timezone
 from django.utils.text import slugify
 
 from portal.upstream import UpstreamClient, UpstreamConnection
-from tenants import access, audit
+from tenants import audit
 from tenants.audit import RequestContext
-from tenants.models import Account, Role
+from tenants.models import Account
+from tenants.services.authority import check_may_set_limits
 from tenants.services.errors import (
     AccountError,
     clean_email,
@@ -61,36 +62,6 @@ def _check_email_free(
         siblings = siblings.exclude(pk=exclude.pk)
     if siblings.exists():
         raise AccountError(f"Another account under {parent.name} uses {email}.", "CONFLICT")
-
-
-def check_may_set_limits(actor: Actor, account: Account) -> None:
-    """Limits are what a parent sells its child: only whoever administers the parent sets them.
-
-    A tenant's own admins (or its own tokens) could otherwise raise the capacity they were sold.
-    ``None`` is the system, or the partner API, which reaches only the caller's descendants.
-    """
-    if actor is None:
-        return
-    record = getattr(actor, "record", None)  # a portal token on the management API
-    if record is not None:
-        if account.path != record.account_path and account.path.startswith(record.account_path):
-            return
-        raise AccountError(
-            f"A token of {account.name} cannot change its own limits; ask its parent.",
-            "NOT_AUTHORIZED",
-        )
-    if getattr(actor, "is_staff", False) and actor.is_active:
-        return
-    parent = account.parent
-    if parent is not None:
-        held = access.role_on(actor, parent)
-        if held is not None and held.covers(Role.ADMIN):
-            return
-        raise AccountError(
-            f"Only admins of {parent.name} may change the limits of {account.name}.",
-            "NOT_AUTHORIZED",
-        )
-    raise AccountError("Only operators may change a partner's limits.", "NOT_AUTHORIZED")
 
 
 def _forget_in_proxy_on_commit(account: Account) -> None:

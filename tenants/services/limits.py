@@ -19,7 +19,8 @@ from django.db import IntegrityError, transaction
 from tenants import audit
 from tenants.audit import RequestContext
 from tenants.models import Account, Plan, Token
-from tenants.services.accounts import check_may_set_limits, update_account
+from tenants.services.accounts import update_account
+from tenants.services.authority import check_may_set_limits
 from tenants.services.errors import AccountError, require_open
 
 if TYPE_CHECKING:

@@ -19,7 +19,7 @@ from tenants import access
 from tenants.forms import PERIOD_LIMITS, AccountLimitsForm, PlanForm
 from tenants.models import Account, Plan, Role
 from tenants.services import AccountError
-from tenants.services.accounts import check_may_set_limits
+from tenants.services.authority import check_may_set_limits
 from tenants.services.limits import UNSET, create_plan, set_account_limits, update_plan
 from tenants.views.accounts import visible_lineage
 from tenants.views.http import (
