@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -35,6 +36,7 @@ from tenants.proxy import clear_local_cache
 from tenants.services import create_partner, onboard_tenant
 from tenants.services.tokens import create_session_token, issue_token
 from tests.fixtures.sandbox import Parent, Sandbox, free_port
+from tests.processes import running, wait_for
 
 
 class PortalServer:
@@ -187,6 +189,36 @@ def world(committed_db: None, sandbox: Sandbox) -> World:
 def portal(committed_db: None) -> Iterator[PortalServer]:
     with portal_server() as server:
         yield server
+
+
+@pytest.fixture
+def second_worker(world: World, portal: PortalServer) -> Iterator[str]:
+    """Another portal worker: its own process (uvicorn) on the same test database and cache."""
+    port = free_port()
+    argv = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "portal.asgi:application",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
+    url = f"http://127.0.0.1:{port}"
+    with running(argv) as process:
+
+        def healthy() -> bool:
+            assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
+            try:
+                return httpx.get(f"{url}/v1/bot/list", timeout=1).status_code == 401
+            except httpx.TransportError:
+                return False
+
+        wait_for(healthy, 20, "the second portal worker")
+        yield url
 
 
 @pytest.fixture

@@ -2,46 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 import time
 
 import httpx
-import pytest
 
 from tenants.models import Token
 from tenants.services.tokens import revoke_token
-from tests.fixtures.sandbox import free_port
-from tests.processes import running, wait_for
+from tests.processes import wait_for
 from tests.proxy.conftest import auth
-
-
-@pytest.fixture
-def second_worker(world, portal):
-    port = free_port()
-    argv = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "portal.asgi:application",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-    ]
-    url = f"http://127.0.0.1:{port}"
-    with running(argv) as process:
-
-        def healthy() -> bool:
-            assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
-            try:
-                return httpx.get(f"{url}/v1/bot/list", timeout=1).status_code == 401
-            except httpx.TransportError:
-                return False
-
-        wait_for(healthy, 20, "the second portal worker")
-        yield url
 
 
 def test_a_revocation_reaches_another_worker_process_within_a_second(world, portal, second_worker):

@@ -7,5 +7,6 @@ from tests.proxy.conftest import (  # noqa: F401  (fixtures, re-exported for the
     client,
     committed_db,
     portal,
+    second_worker,
     world,
 )

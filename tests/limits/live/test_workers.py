@@ -2,47 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-import pytest
 
-from tests.fixtures.sandbox import free_port
 from tests.limits.live.helpers import limited_tenant
-from tests.processes import running, wait_for
 from tests.proxy.conftest import auth
 
 RPM = 6
-
-
-@pytest.fixture
-def second_worker(world, portal):
-    port = free_port()
-    argv = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "portal.asgi:application",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-    ]
-    url = f"http://127.0.0.1:{port}"
-    with running(argv) as process:
-
-        def healthy() -> bool:
-            assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
-            try:
-                return httpx.get(f"{url}/v1/bot/list", timeout=1).status_code == 401
-            except httpx.TransportError:
-                return False
-
-        wait_for(healthy, 20, "the second portal worker")
-        yield url
 
 
 def test_requests_per_minute_hold_across_two_worker_processes(world, portal, second_worker):
