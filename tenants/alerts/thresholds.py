@@ -111,7 +111,7 @@ def period_usages(
     Per distinct period start (one per time zone offset in use): each account's *own* totals,
     grouped in the database (hourly rollups, then raw events, the same windows as
     ``period_usage``); then every account's subtree total is summed in Python by walking the
-    materialized paths, as ``tenants.metering.usage.overview`` does.
+    materialized paths, as ``tenants.metering.partner_usage.overview`` does.
     """
     if not accounts:
         return {}

@@ -30,7 +30,7 @@ from tenants.api.base import Rule, ScopedViewSet
 from tenants.api.schema import ERRORS
 from tenants.limits.periods import Period, zone
 from tenants.limits.policy import LEVEL_FIELDS, QUOTAS, level_values
-from tenants.metering import usage
+from tenants.metering import partner_usage, usage
 from tenants.models import Account, Role
 
 MAX_DAYS = 366
@@ -83,7 +83,7 @@ def _period_of(account: Account, key: str | None) -> Period:
         local = timezone.now().astimezone(tz)
         key = f"{local.year:04d}-{local.month:02d}"
     try:
-        start_utc, end_utc = usage.month_bounds(key)
+        start_utc, end_utc = partner_usage.month_bounds(key)
     except ValueError as error:
         raise serializers.ValidationError({"period": str(error)}) from error
     start = start_utc.replace(tzinfo=tz)

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET
 from tenants import access
 from tenants.limits.periods import zone
 from tenants.limits.policy import QUOTAS
-from tenants.metering import usage
+from tenants.metering import partner_usage, usage
 from tenants.models import Account, Membership
 from tenants.views.accounts import visible_lineage
 from tenants.views.charts import Chart, bar_chart
@@ -148,7 +148,7 @@ def usage_overview(request: HtmxHttpRequest) -> HttpResponse:
         )
     context = {
         "roots": roots,
-        "overview": usage.overview(root),
+        "overview": partner_usage.overview(root),
         "near_percent": usage.NEAR_PERCENT,
         **feed_context(root),
     }
@@ -165,7 +165,7 @@ class _Echo:
 
 def _csv_lines(rows: Iterable[Iterable[Any]]) -> Iterator[str]:
     writer = csv.writer(_Echo())
-    yield writer.writerow(usage.CSV_HEADER)
+    yield writer.writerow(partner_usage.CSV_HEADER)
     for row in rows:
         yield writer.writerow([_safe_cell(cell) if isinstance(cell, str) else cell for cell in row])
 
@@ -182,15 +182,15 @@ def usage_export(request: HtmxHttpRequest) -> HttpResponseBase:
     if not wanted:
         raise Http404("Name an account: ?partner=<public id>")
     root = access.get_account_for(request.user, wanted)
-    period = request.GET.get("period") or usage.utc_month()
+    period = request.GET.get("period") or partner_usage.utc_month()
     try:
-        usage.month_bounds(period)
+        partner_usage.month_bounds(period)
     except ValueError:
         return HttpResponse(
             "period must be YYYY-MM\n", status=400, content_type="text/plain; charset=utf-8"
         )
     response = StreamingHttpResponse(
-        _csv_lines(usage.export_rows(root, period)), content_type="text/csv; charset=utf-8"
+        _csv_lines(partner_usage.export_rows(root, period)), content_type="text/csv; charset=utf-8"
     )
     response["Content-Disposition"] = f'attachment; filename="usage-{root.public_id}-{period}.csv"'
     return response

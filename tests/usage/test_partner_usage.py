@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from tenants.metering.usage import utc_month
+from tenants.metering.partner_usage import utc_month
 from tests.factories import make_tenant
 from tests.pages.conftest import HTMX, PERSONAS
 from tests.usage.factories import make_rejection, make_usage
