@@ -14,69 +14,20 @@ are issued through the real token services.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sys
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from asgiref.sync import sync_to_async
-from django.core.cache import cache
-from django.core.management import call_command
-from django.db import connections
 
-from tenants import credentials
 from tenants.models import Account
-from tenants.proxy import clear_local_cache
 from tenants.services import create_partner, onboard_tenant
 from tenants.services.tokens import create_session_token, issue_token
+from tests.fixtures.live import PortalServer
 from tests.fixtures.sandbox import Parent, Sandbox, free_port
 from tests.processes import running, wait_for
-
-
-class PortalServer:
-    """``portal.asgi:application`` on uvicorn in a thread of the test process."""
-
-    def __init__(self) -> None:
-        from portal.asgi import application
-
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            application, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-
-    def start(self) -> PortalServer:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the portal did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
-        # The app's database reads ran in asgiref's shared executor thread; close that thread's
-        # connections, or PostgreSQL refuses to drop the test database.
-        asyncio.run(sync_to_async(connections.close_all)())
-
-
-@contextlib.contextmanager
-def portal_server() -> Iterator[PortalServer]:
-    server = PortalServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @dataclass
@@ -139,56 +90,14 @@ def _build_world(sandbox: Sandbox) -> World:
     )
 
 
-def _forget_caches() -> None:
-    # The shared cache outlives test runs (Redis): stale account entries keyed by primary keys
-    # of an earlier run's database must not leak into this one.
-    cache.clear()
-    clear_local_cache()
-    credentials.clear_local_cache()
-
-
-@pytest.fixture(scope="module")
-def committed_db(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
-    """Database access outside test transactions, flushed at the end of the module.
-
-    These tests use no ``django_db`` mark (its transaction would hide the data from the
-    portal's threads), so when only they run, pytest-django sets no test database up: then
-    this fixture does, and never touches the development database.
-    """
-    with django_db_blocker.unblock():
-        teardown = _ensure_test_database()
-        _forget_caches()
-        try:
-            yield
-        finally:
-            call_command("flush", interactive=False, verbosity=0)
-            _forget_caches()
-            if teardown is not None:
-                connections.close_all()
-                teardown()
-
-
-def _ensure_test_database() -> Callable[[], None] | None:
-    from django.test.utils import setup_databases, teardown_databases
-
-    connection = connections["default"]
-    test_name = connection.creation._get_test_db_name()  # type: ignore[attr-defined]
-    if str(connection.settings_dict["NAME"]) == str(test_name):
-        return None
-    # django-stubs declare `aliases` a Mapping; Django only tests membership in it.
-    config = setup_databases(verbosity=0, interactive=False, aliases={"default": True})
-    return lambda: teardown_databases(config, verbosity=0)
-
-
 @pytest.fixture(scope="module")
 def world(committed_db: None, sandbox: Sandbox) -> World:
     return _build_world(sandbox)
 
 
 @pytest.fixture(scope="module")
-def portal(committed_db: None) -> Iterator[PortalServer]:
-    with portal_server() as server:
-        yield server
+def portal(live_portal: PortalServer) -> PortalServer:
+    return live_portal
 
 
 @pytest.fixture

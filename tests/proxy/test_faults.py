@@ -14,7 +14,8 @@ import pytest
 from tenants.services import create_partner
 from tenants.services.tokens import issue_token
 from tests.factories import UNREACHABLE_UPSTREAM
-from tests.proxy.conftest import PortalServer, auth, complete_body, portal_server
+from tests.fixtures.live import PortalServer, portal_server
+from tests.proxy.conftest import auth, complete_body
 
 JSONL = {"Accept": "application/jsonl"}
 

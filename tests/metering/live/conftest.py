@@ -5,7 +5,6 @@ from __future__ import annotations
 from tests.proxy.conftest import (  # noqa: F401  (fixtures, used by name)
     _db_and_clean_sandbox,
     client,
-    committed_db,
     portal,
     world,
 )

@@ -6,8 +6,9 @@ import httpx
 
 from tenants.metering import default_buffer
 from tenants.metering.models import UsageEvent
+from tests.fixtures.live import portal_server
 from tests.metering.live.helpers import token_id
-from tests.proxy.conftest import auth, complete_body, portal_server
+from tests.proxy.conftest import auth, complete_body
 
 
 def test_events_still_buffered_are_written_when_the_portal_shuts_down(world, monkeypatch):
