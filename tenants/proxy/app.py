@@ -62,6 +62,18 @@ _TOKEN_SCHEMES = ("bearer", "token")  # the SDKs send Bearer; ChatBotKit's docs 
 
 async def proxy_application(scope: Scope, receive: Receive, send: Send) -> None:
     """ASGI entry point for ``/v1/...`` and ``/api/v1/...`` (HTTP only)."""
+    await handle(scope, receive, send)
+
+
+async def handle(
+    scope: Scope, receive: Receive, send: Send, *, caller: TokenRecord | None = None
+) -> None:
+    """One call through the pipeline; ``caller`` is set by the portal's own faces only.
+
+    ``caller``: a credential the portal already checked (a person in the console, a widget key):
+    the call skips the ``Authorization`` header and goes through every other step as a token's
+    call would (tenants/proxy/internal.py).
+    """
     request: Request | None = None
     # -- metering (tenants.metering): what the finally below records of an authenticated call.
     record: TokenRecord | None = None
@@ -81,7 +93,7 @@ async def proxy_application(scope: Scope, receive: Receive, send: Send) -> None:
         if request.method == "POST" and not _is_json(request.headers.get("content-type", "")):
             raise bad_request("POST requests need Content-Type: application/json")
 
-        record = await _authenticate(request)
+        record = caller if caller is not None else await _authenticate(request)
         identity = await acting.resolve(
             request.headers,
             account_id=record.account_id,
