@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tenants.limits.counters import Adjustment, Counters, Verdict, backend
-from tenants.limits.policy import Check, Kind, Level, checks_for, cost_of
+from tenants.limits.policy import Check, Cost, Kind, Level, checks_for, cost_of
 
 logger = logging.getLogger("tenants.limits")
 
@@ -51,6 +51,8 @@ class Reservation:
     reserved: list[Adjustment]  # messages and conversations taken at admission
     token_counters: list[Adjustment]  # each level's tokens counter of the period (amount 0)
     headers: Headers
+    # What the call costs (messages, conversations): metering records the same numbers.
+    cost: Cost = field(default_factory=Cost)
     done: bool = field(default=False)
 
 
@@ -67,15 +69,10 @@ async def admit(
     """Check every limit of the call and reserve what it costs, atomically, or refuse it."""
     now = now or datetime.now(UTC)
     counters = counters or backend()
-    checks = checks_for(
-        token_id=token_id,
-        token_rpm=token_rpm,
-        levels=levels,
-        cost=cost_of(metering, body),
-        now=now,
-    )
+    cost = cost_of(metering, body)
+    checks = checks_for(token_id=token_id, token_rpm=token_rpm, levels=levels, cost=cost, now=now)
     if not any(check.enforced for check in checks):
-        return Reservation(counters, [], [], [])
+        return Reservation(counters, [], [], [], cost)
     try:
         verdict = await counters.admit(checks)
     except Exception as error:
@@ -93,7 +90,9 @@ async def admit(
         for check in checks
         if check.kind is Kind.TOKENS
     ]
-    return Reservation(counters, reserved, token_counters, _rate_headers(checks, verdict, now))
+    return Reservation(
+        counters, reserved, token_counters, _rate_headers(checks, verdict, now), cost
+    )
 
 
 async def give_back(reservation: Reservation) -> None:

@@ -137,15 +137,25 @@ class Cost:
 
 
 def cost_of(metering: str, body: Mapping[str, Any]) -> Cost:
-    """``message``: 1 message; ``stream`` (a completion): 1 message, tokens checked;
-    ``conversation``: 1 conversation, and 1 message when it is created with messages."""
-    if metering == "message":
+    """What a call costs, in the upstream's own units: every message it stores or produces.
+
+    - ``message`` (send, message/create, a stateless dispatch) and ``stream`` (a stateless
+      completion, receive): 1 message, tokens checked;
+    - ``stateful`` (complete or dispatch on a stored conversation): the user's message when the
+      body carries ``text``, plus the bot's reply: 2 messages (1 without text), tokens checked;
+    - ``conversation``: 1 conversation, plus each message it is created with.
+
+    The same cost is reserved at admission and recorded by metering, so quotas, usage pages
+    and the nightly reconciliation against the upstream's ``usage/fetch`` agree.
+    """
+    if metering in ("message", "stream"):
         return Cost(messages=1, tokens=True)
-    if metering == "stream":
-        return Cost(messages=1, tokens=True)
+    if metering == "stateful":
+        text = body.get("text")
+        return Cost(messages=2 if isinstance(text, str) and text else 1, tokens=True)
     if metering == "conversation":
-        carries = isinstance(body.get("messages"), list) and bool(body["messages"])
-        return Cost(conversations=1, messages=1 if carries else 0)
+        messages = body.get("messages")
+        return Cost(conversations=1, messages=len(messages) if isinstance(messages, list) else 0)
     return Cost()
 
 

@@ -119,7 +119,7 @@ async def handle(
         # One meter per call (tenants.metering): the settle reads the upstream's reported
         # tokens from it, and metering records it in the finally below.
         meter = UsageMeter()
-        meter.expect(matched.route)
+        meter.expect(matched.route, reservation.cost)
         await _forward_limited(request, record, identity, body, receive, send, reservation, meter)
         # -- end limits --------------------------------------------------------------------------
     except ProxyError as error:
