@@ -16,7 +16,7 @@ from tenants.forms.accounts import (
     time_zone_choices,
 )
 from tenants.forms.limits import AccountLimitsForm, PlanForm
-from tenants.forms.tokens import RevokeTokenForm, RotateTokenForm, TokenForm
+from tenants.forms.tokens import RevokeTokenForm, RotateTokenForm, TokenForm, TokenRateForm
 
 __all__ = [
     "PERIOD_LIMITS",
@@ -34,5 +34,6 @@ __all__ = [
     "SuspendForm",
     "TenantFilterForm",
     "TokenForm",
+    "TokenRateForm",
     "time_zone_choices",
 ]

@@ -25,7 +25,7 @@ from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_http_methods
 
 from tenants import access
-from tenants.forms import RevokeTokenForm, RotateTokenForm, TokenForm
+from tenants.forms import RevokeTokenForm, RotateTokenForm, TokenForm, TokenRateForm
 from tenants.models import Account, Role, Token
 from tenants.services import AccountError, IssuedToken, issue_token, revoke_token, rotate_token
 from tenants.services.limits import set_token_rpm
@@ -227,3 +227,32 @@ def token_revoke(request: HtmxHttpRequest, token_id: str) -> HttpResponse:
         "lineage": visible_lineage(request, account),
     }
     return render_page(request, "tenants/token_revoke.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def token_rate(request: HtmxHttpRequest, token_id: str) -> HttpResponse:
+    """A token's own requests per minute; every worker applies a change within a second."""
+    token = access.get_token_for(request.user, token_id, min_role=Role.VIEWER)
+    account = token.account
+    access.require_role(request.user, account, Role.ADMIN)
+    form = TokenRateForm(
+        request.POST if request.method == "POST" else None, initial={"rpm": token.rpm}
+    )
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            set_token_rpm(
+                token, rpm=form.cleaned_data["rpm"], actor=request.user, context=context_of(request)
+            )
+            limit = f"{token.rpm} requests per minute" if token.rpm is not None else "no own limit"
+            messages.success(request, f"{token.name} ({token.display}) now has {limit}.")
+            return redirect_after_post(request, list_url(account))
+        status = INVALID
+    context = {
+        "account": account,
+        "token": token,
+        "form": form,
+        "lineage": visible_lineage(request, account),
+    }
+    return render_page(request, "tenants/token_rate.html", context, status=status)

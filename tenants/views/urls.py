@@ -52,6 +52,7 @@ urlpatterns = [
     path("webhooks/<int:pk>/test/", webhooks.webhook_test, name="webhook-test"),
     path("tokens/<str:token_id>/rotate/", tokens.token_rotate, name="token-rotate"),
     path("tokens/<str:token_id>/revoke/", tokens.token_revoke, name="token-revoke"),
+    path("tokens/<str:token_id>/rate/", tokens.token_rate, name="token-rate"),
     path("members/<int:pk>/role/", members.member_role, name="member-role"),
     path("members/<int:pk>/remove/", members.member_remove, name="member-remove"),
     path(

@@ -182,6 +182,22 @@ CASES = [
         data=lambda p: {"grace_seconds": "0"},
     ),
     Case(
+        "token rate page",
+        "GET",
+        lambda p: f"/tokens/{child_token(p)}/rate/",
+        A_ADMINS,
+        visible=A_READERS,
+    ),
+    Case(
+        "change a token's rate",
+        "POST",
+        lambda p: f"/tokens/{child_token(p)}/rate/",
+        A_ADMINS,
+        ok_status=303,
+        visible=A_READERS,
+        data=lambda p: {"rpm": "5"},
+    ),
+    Case(
         "revoke page",
         "GET",
         lambda p: f"/tokens/{child_token(p)}/revoke/",
