@@ -54,6 +54,8 @@ def clean_host(value: str) -> str:
         pass
     else:
         raise HostRefused(f"{host}: use a host name, not an IP address.")
+    if is_operator_host(host):
+        raise HostRefused(f"{host} is one of the portal's own host names.")
     labels = host.split(".")
     if (
         len(host) > MAX_HOST_LENGTH
@@ -64,8 +66,6 @@ def clean_host(value: str) -> str:
         raise HostRefused(
             f"{host} is not a host name a portal can be served on (like portal.example.com)."
         )
-    if is_operator_host(host):
-        raise HostRefused(f"{host} is one of the portal's own host names.")
     patterns = list(settings.PORTAL_BRAND_HOST_PATTERNS)
     if patterns and not validate_host(host, patterns):
         allowed = ", ".join(f"*{p}" if p.startswith(".") else p for p in patterns)
