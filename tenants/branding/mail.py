@@ -8,7 +8,8 @@ the one its mail server may send as); the partner's support address becomes the 
 
 from __future__ import annotations
 
-from email.utils import formataddr, parseaddr
+from email.headerregistry import Address
+from email.utils import parseaddr
 
 from django.conf import settings
 from django.core.mail import EmailMessage
@@ -21,7 +22,8 @@ def sender(brand: Brand) -> str | None:
     if brand.is_operator:
         return None  # DEFAULT_FROM_EMAIL as configured
     _name, address = parseaddr(settings.DEFAULT_FROM_EMAIL)
-    return formataddr((brand.product_name, address or "portal@localhost"))
+    # Address quotes the name as needed ("Acme, Inc." has a comma); Django encodes non-ASCII.
+    return str(Address(display_name=brand.product_name, addr_spec=address or "portal@localhost"))
 
 
 def signature(brand: Brand) -> str:
