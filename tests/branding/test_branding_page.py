@@ -29,7 +29,7 @@ def url_of(partner) -> str:
 
 
 def form_data(**overrides) -> dict[str, object]:
-    data = {
+    data: dict[str, object] = {
         "product_name": "Acme Cloud 2",
         "primary_color": "#1d4ed8",
         "accent_color": "#f97316",
