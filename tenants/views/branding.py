@@ -12,13 +12,20 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotFound,
+    HttpResponseNotModified,
+)
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from tenants import access
+from tenants.branding.hosts import HostRefused, is_operator_host, normalise_host
 from tenants.branding.logo import EXTENSIONS
-from tenants.branding.lookup import StoredBrand, stored_brand
+from tenants.branding.lookup import StoredBrand, partner_for_host, stored_brand
 from tenants.forms import BrandingForm
 from tenants.models import Account, BrandLogo, Role
 from tenants.services import AccountError, reset_brand, update_brand
@@ -134,3 +141,20 @@ def brand_logo(request: HttpRequest, sha256: str, extension: str) -> HttpRespons
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response["Content-Disposition"] = f'inline; filename="logo.{extension}"'
     return response
+
+
+@require_safe
+def host_check(request: HttpRequest) -> HttpResponse:
+    """``?domain=<host>``: 200 if the portal serves that host, else 404.
+
+    For a TLS terminator that obtains certificates on demand (Caddy's ``on_demand_tls ask``):
+    it asks before each new certificate, so partners' hosts get one as soon as they are added,
+    and nobody can make it request certificates for names the portal does not serve.
+    """
+    try:
+        host = normalise_host(request.GET.get("domain", ""))
+    except HostRefused:
+        host = ""
+    if host and (is_operator_host(host) or partner_for_host(host) is not None):
+        return HttpResponse(f"{host} is served here.\n", content_type="text/plain")
+    return HttpResponseNotFound("Not a host of this portal.\n", content_type="text/plain")

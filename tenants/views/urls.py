@@ -53,6 +53,7 @@ urlpatterns = [
         branding.brand_logo,
         name="brand-logo",
     ),
+    path("branding/host-check", branding.host_check, name="brand-host-check"),
     path("accounts/<str:public_id>/members/", members.members, name="members"),
     path("accounts/<str:public_id>/usage/", usage.account_usage, name="account-usage"),
     path("usage/", usage.usage_overview, name="usage-overview"),

@@ -144,3 +144,15 @@ def test_a_forged_host_never_reaches_an_emailed_link(branded, django_capture_on_
     forged = Client(HTTP_HOST="evil.example", HTTP_X_FORWARDED_HOST="evil.example")
     forged.force_login(branded.b_owner)
     assert forged.get("/").status_code == 400
+
+
+def test_a_tls_terminator_may_ask_whether_a_host_is_served(branded):
+    def ask(domain: str) -> int:
+        return Client().get("/branding/host-check", {"domain": domain}).status_code
+
+    assert ask(A_HOST) == 200
+    assert ask(f"{B_HOST.upper()}.") == 200
+    assert ask("localhost") == 200
+    assert ask("evil.example") == 404
+    assert ask("") == 404
+    assert ask("not a host") == 404
