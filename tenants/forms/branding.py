@@ -44,7 +44,7 @@ class BrandingForm(forms.Form):
     )
     logo = forms.FileField(
         required=False,
-        widget=forms.ClearableFileInput(
+        widget=forms.FileInput(
             attrs={"accept": "image/png,image/jpeg,image/webp", "data-brand-input": "logo"}
         ),
     )

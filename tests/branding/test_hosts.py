@@ -156,3 +156,34 @@ def test_a_tls_terminator_may_ask_whether_a_host_is_served(branded):
     assert ask("evil.example") == 404
     assert ask("") == 404
     assert ask("not a host") == 404
+
+
+# The portal runs under ASGI, where the middleware takes its async path.
+
+
+def test_the_async_path_checks_hosts_the_same_way(branded, monkeypatch):
+    from asgiref.sync import async_to_sync
+    from django.core.exceptions import DisallowedHost
+    from django.http import HttpResponse
+    from django.test import AsyncRequestFactory
+
+    from tenants.branding.middleware import HostCheckMiddleware
+
+    async def view(request):
+        return HttpResponse(str(request.brand_host_partner))
+
+    middleware = HostCheckMiddleware(view)
+    assert middleware.is_async
+
+    def call(host: str) -> str:
+        request = AsyncRequestFactory().get("/")
+        request.META["HTTP_HOST"] = host
+        return async_to_sync(middleware)(request).content.decode()
+
+    assert call("testserver") == "None"
+    assert call(A_HOST) == str(branded.partner_a.pk)  # from the database, off the event loop
+    assert call(f"{B_HOST}:443") == str(branded.partner_b.pk)  # from this process's memory
+    with pytest.raises(DisallowedHost):
+        call("evil.example")
+    with pytest.raises(DisallowedHost):
+        call("bad host!")
