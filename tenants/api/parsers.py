@@ -20,6 +20,13 @@ def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def declared_length(parser_context: Mapping[str, Any] | None) -> int | None:
+    """The request's Content-Length, if it sent a usable one."""
+    request = (parser_context or {}).get("request")
+    declared = str(request.META.get("CONTENT_LENGTH", "")) if request is not None else ""
+    return int(declared) if declared.isdigit() else None
+
+
 class BoundedJSONParser(JSONParser):
     def parse(
         self,
@@ -27,9 +34,8 @@ class BoundedJSONParser(JSONParser):
         media_type: str | None = None,
         parser_context: Mapping[str, Any] | None = None,
     ) -> Any:
-        request = (parser_context or {}).get("request")
-        declared = str(request.META.get("CONTENT_LENGTH", "")) if request is not None else ""
-        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        declared = declared_length(parser_context)
+        if declared is not None and declared > MAX_BODY_BYTES:
             raise ParseError(TOO_BIG)
         body = stream.read(MAX_BODY_BYTES + 1)
         if len(body) > MAX_BODY_BYTES:
@@ -56,10 +62,9 @@ class BoundedMultiPartParser(MultiPartParser):
         parser_context: Mapping[str, Any] | None = None,
     ) -> Any:
         limit = settings.PORTAL_BRAND_LOGO_MAX_BYTES + MAX_BODY_BYTES
-        request = (parser_context or {}).get("request")
-        declared = str(request.META.get("CONTENT_LENGTH", "")) if request is not None else ""
-        if not declared.isdigit():
+        declared = declared_length(parser_context)
+        if declared is None:
             raise ParseError("A multipart request needs a Content-Length.")
-        if int(declared) > limit:
+        if declared > limit:
             raise ParseError(f"The request body is larger than {limit // 1024} KiB.")
         return super().parse(stream, media_type, parser_context)

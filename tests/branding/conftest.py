@@ -57,32 +57,22 @@ class Branded:
 def branded(db) -> Branded:
     world = make_world()
     a_logo, b_logo = image(color="#0f766e"), image("WEBP", color="#7c3aed")
-    update_brand(
-        world.partner_a,
-        changes={
-            "product_name": "Acme Cloud",
-            "primary_color": "#0f766e",
-            "accent_color": "#f59e0b",
-            "support_email": "help@acme.example",
-            "footer_text": "Acme Cloud is a service of Acme Inc.",
-        },
-        hosts=[A_HOST],
-        logo=a_logo,
-        actor=None,
-    )
-    update_brand(
-        world.partner_b,
-        changes={
-            "product_name": "Globex AI",
-            "primary_color": "#7c3aed",
-            "accent_color": "#22c55e",
-            "support_email": "support@globex.example",
-            "footer_text": "Globex AI, Springfield",
-        },
-        hosts=[B_HOST],
-        logo=b_logo,
-        actor=None,
-    )
+    brands = [
+        (world.partner_a, "Acme Cloud", "#0f766e", "#f59e0b", "help@acme.example", A_HOST),
+        (world.partner_b, "Globex AI", "#7c3aed", "#22c55e", "support@globex.example", B_HOST),
+    ]
+    footers = ["Acme Cloud is a service of Acme Inc.", "Globex AI, Springfield"]
+    for (partner, name, primary, accent, support, host), footer, logo in zip(
+        brands, footers, (a_logo, b_logo), strict=True
+    ):
+        changes = {
+            "product_name": name,
+            "primary_color": primary,
+            "accent_color": accent,
+            "support_email": support,
+            "footer_text": footer,
+        }
+        update_brand(partner, changes=changes, hosts=[host], logo=logo, actor=None)
     # Services forget cached brands on commit; a test's transaction never commits.
     forget_brands()
     return Branded(world=world, a_logo=a_logo, b_logo=b_logo)
