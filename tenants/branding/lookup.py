@@ -6,8 +6,9 @@ cost a query when warm. Two layers in front of the database:
 1. **In-process**: partner pk -> ``Brand`` (or "none of its own"), and the whole host map
    (host -> partner pk), kept while the shared *epoch* is unchanged. Each process reads the
    epoch (one small key) at most once every ``CHECK_SECONDS``.
-2. **Shared cache** (Django's default cache: Redis, else the database cache table): the same
-   values under keys that include the epoch, filled from the database on a miss.
+2. **Shared cache** (Redis): the same values under keys that include the epoch, filled from
+   the database on a miss. With the database cache backend (embedded profile) this layer is
+   skipped, since reading the brand row costs no more than reading the cache table.
 
 ``tenants.services.branding`` calls ``forget_brands`` once a change is committed: it writes a
 new epoch, so the shared keys of the old one are never read again (they expire), this process
@@ -28,7 +29,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.db import DatabaseCache
 from django.db.models import OuterRef, Subquery
 from django.db.models.functions import Length
 
@@ -80,9 +82,9 @@ def _epoch() -> str | None:
             return _local.epoch
     try:
         value = cache.get(EPOCH_KEY)
-        if value is None:
-            cache.add(EPOCH_KEY, secrets.token_hex(8), timeout=None)
-            value = cache.get(EPOCH_KEY)
+        if value is None:  # a new cache: start an epoch (or take the one another process set)
+            fresh = secrets.token_hex(8)
+            value = fresh if cache.add(EPOCH_KEY, fresh, timeout=None) else cache.get(EPOCH_KEY)
     except Exception:
         logger.warning("branding: the cache is unreachable; reading brands from the database")
         _local.clear()
@@ -96,8 +98,12 @@ def _epoch() -> str | None:
 
 
 def _shared(epoch: str | None, key: str, load: Any) -> Any:
-    """The value under ``key`` for this epoch, loaded and stored on a miss."""
-    if epoch is None:
+    """The value under ``key`` for this epoch, loaded and stored on a miss.
+
+    Only when the shared cache is cheaper than the database: the database cache backend (the
+    embedded profile) reads the same database, and each of its writes costs several queries.
+    """
+    if epoch is None or isinstance(caches["default"], DatabaseCache):
         return load()
     shared_key = f"branding:{epoch}:{key}"
     try:
