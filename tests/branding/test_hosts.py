@@ -178,7 +178,8 @@ def test_the_async_path_checks_hosts_the_same_way(branded, monkeypatch):
     def call(host: str) -> str:
         request = AsyncRequestFactory().get("/")
         request.META["HTTP_HOST"] = host
-        return async_to_sync(middleware)(request).content.decode()
+        response: HttpResponse = async_to_sync(middleware)(request)
+        return response.content.decode()
 
     assert call("testserver") == "None"
     assert call(A_HOST) == str(branded.partner_a.pk)  # from the database, off the event loop
