@@ -141,6 +141,31 @@ def _replace_hosts(brand: Brand, hosts: list[str]) -> None:
             row.save(update_fields=["position"])
 
 
+def _locked_brand(partner: Account) -> tuple[Brand, bool]:
+    """The partner's brand row, locked for this transaction; made (and ``True``) if missing.
+
+    A new brand starts as what the partner showed until then: the operator's brand.
+    """
+    brand = Brand.objects.select_for_update().filter(partner=partner).first()
+    if brand is not None:
+        return brand, False
+    try:
+        with transaction.atomic():
+            return (
+                Brand.objects.create(
+                    partner=partner,
+                    product_name=settings.PORTAL_BRAND_NAME,
+                    primary_color=settings.PORTAL_BRAND_PRIMARY_COLOR,
+                    accent_color=settings.PORTAL_BRAND_ACCENT_COLOR,
+                    support_email=settings.PORTAL_BRAND_SUPPORT_EMAIL,
+                    footer_text=settings.PORTAL_BRAND_FOOTER_TEXT,
+                ),
+                True,
+            )
+    except IntegrityError:  # a concurrent first change made it a moment ago
+        return Brand.objects.select_for_update().get(partner=partner), False
+
+
 def _logo_of(data: bytes | None) -> Logo | None:
     if data is None:
         return None
@@ -162,8 +187,8 @@ def update_brand(
 ) -> Brand:
     """Set some of the partner's brand: fields, the list of hosts (replaced whole), the logo.
 
-    The first change makes the brand, starting from the partner's name and the operator's
-    colours. Everything is checked before anything is written, and written together or not
+    The first change makes the brand, starting from the operator's (what the partner showed
+    until then). Everything is checked before anything is written, and written together or not
     at all: a refused logo or a host another partner holds leaves the brand as it was.
     """
     _check_partner(partner, actor)
@@ -173,19 +198,11 @@ def update_brand(
         raise AccountError("Upload a new logo or remove the logo, not both.")
     new_logo = _logo_of(logo)
     with transaction.atomic():
-        brand = Brand.objects.select_for_update().filter(partner=partner).first()
-        created = brand is None
-        if brand is None:
-            brand = Brand(
-                partner=partner,
-                product_name=partner.name[:PRODUCT_NAME_MAX],
-                primary_color=settings.PORTAL_BRAND_PRIMARY_COLOR,
-                accent_color=settings.PORTAL_BRAND_ACCENT_COLOR,
-            )
-        before = _state(brand)
+        brand, created = _locked_brand(partner)
+        before = {} if created else _state(brand)
         for field, value in cleaned.items():
             setattr(brand, field, value)
-        brand.save()
+        brand.save(update_fields=[*cleaned, "updated_at"])
         if new_hosts is not None:
             _replace_hosts(brand, new_hosts)
         if new_logo is not None:

@@ -23,17 +23,18 @@ def test_a_partner_without_a_brand_shows_the_operators():
     assert brand_for_account(world.a_grandchild) == operator_brand()
 
 
-def test_the_first_change_makes_the_brand_from_the_partners_name_and_default_colours():
+def test_the_first_change_makes_the_brand_from_what_the_partner_showed_until_then():
     partner = make_partner("Initech Resale")
     brand = update_brand(partner, changes={"support_email": "Help@Initech.example"}, actor=None)
     assert (brand.product_name, brand.primary_color, brand.support_email) == (
-        "Initech Resale",
+        "Partner Portal",
         "#2b59c3",
         "help@initech.example",
     )
     event = AuditEvent.objects.get(action="brand.created")
     assert event.account == partner
     assert event.changes["support_email"] == {"before": None, "after": "help@initech.example"}
+    assert event.changes["product_name"] == {"before": None, "after": "Partner Portal"}
 
 
 def test_a_change_is_audited_with_what_changed_and_nothing_else(branded):
