@@ -15,6 +15,7 @@ from tenants.forms.accounts import (
     TenantFilterForm,
     time_zone_choices,
 )
+from tenants.forms.branding import BrandingForm
 from tenants.forms.limits import AccountLimitsForm, PlanForm
 from tenants.forms.tokens import RevokeTokenForm, RotateTokenForm, TokenForm, TokenRateForm
 
@@ -23,6 +24,7 @@ __all__ = [
     "AccountLimitsForm",
     "AccountProfileForm",
     "AuditFilterForm",
+    "BrandingForm",
     "CloseForm",
     "InvitationSignupForm",
     "InviteForm",

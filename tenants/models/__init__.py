@@ -1,5 +1,5 @@
-"""Accounts (partners and their tenants, to any depth), the people on them, their tokens, and
-the audit log.
+"""Accounts (partners and their tenants, to any depth), the people on them, their tokens, the
+partners' brands, and the audit log.
 
 One module per area; everything is importable from ``tenants.models``.
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from tenants.models.accounts import Account, AccountQuerySet, new_partner_public_id
 from tenants.models.audit import AuditEvent, AuditEventQuerySet, AuditLogIsAppendOnly
+from tenants.models.branding import Brand, BrandHost, BrandLogo
 from tenants.models.limits import LimitCounter, Plan, RateHit
 from tenants.models.people import (
     Invitation,
@@ -24,6 +25,9 @@ __all__ = [
     "AuditEvent",
     "AuditEventQuerySet",
     "AuditLogIsAppendOnly",
+    "Brand",
+    "BrandHost",
+    "BrandLogo",
     "Invitation",
     "InvitationQuerySet",
     "LimitCounter",

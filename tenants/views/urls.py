@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, re_path
 
 from tenants.views import (
     accounts,
     audit,
+    branding,
     invitations,
     limits,
     members,
@@ -40,6 +41,19 @@ urlpatterns = [
     path("accounts/<str:public_id>/limits/", limits.account_limits, name="account-limits"),
     path("plans/", limits.plan_list, name="plan-list"),
     path("plans/<int:pk>/edit/", limits.plan_edit, name="plan-edit"),
+    path("accounts/<str:public_id>/branding/", branding.account_branding, name="account-branding"),
+    path(
+        "accounts/<str:public_id>/branding/reset/",
+        branding.account_branding_reset,
+        name="account-branding-reset",
+    ),
+    # The path tenants.branding.lookup.LOGO_PATH builds (logo URLs are made without reverse()).
+    re_path(
+        r"^branding/logo/(?P<sha256>[0-9a-f]{64})\.(?P<extension>png|jpg|webp)$",
+        branding.brand_logo,
+        name="brand-logo",
+    ),
+    path("branding/host-check", branding.host_check, name="brand-host-check"),
     path("accounts/<str:public_id>/members/", members.members, name="members"),
     path("accounts/<str:public_id>/usage/", usage.account_usage, name="account-usage"),
     path("usage/", usage.usage_overview, name="usage-overview"),
