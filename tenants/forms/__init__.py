@@ -17,6 +17,7 @@ from tenants.forms.accounts import (
 )
 from tenants.forms.limits import AccountLimitsForm, PlanForm
 from tenants.forms.tokens import RevokeTokenForm, RotateTokenForm, TokenForm
+from tenants.forms.widget_keys import WidgetKeyForm, WidgetOriginsForm
 
 __all__ = [
     "PERIOD_LIMITS",
@@ -34,5 +35,7 @@ __all__ = [
     "SuspendForm",
     "TenantFilterForm",
     "TokenForm",
+    "WidgetKeyForm",
+    "WidgetOriginsForm",
     "time_zone_choices",
 ]

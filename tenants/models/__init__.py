@@ -16,7 +16,7 @@ from tenants.models.people import (
     Role,
     hash_invitation_token,
 )
-from tenants.models.tokens import Token, TokenQuerySet
+from tenants.models.tokens import Token, TokenQuerySet, WidgetOrigin
 
 __all__ = [
     "Account",
@@ -33,6 +33,7 @@ __all__ = [
     "Role",
     "Token",
     "TokenQuerySet",
+    "WidgetOrigin",
     "hash_invitation_token",
     "new_partner_public_id",
 ]
