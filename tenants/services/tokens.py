@@ -27,6 +27,7 @@ from tenants.credentials.routes import RouteError, validate_routes
 from tenants.credentials.scopes import ScopeError, validate_scopes
 from tenants.models import Account, Token
 from tenants.services.errors import AccountError, clean_meta, merge_meta
+from tenants.widget import origins as widget_origins
 
 if TYPE_CHECKING:
     from tenants.audit import Actor
@@ -119,7 +120,13 @@ def _new_token(account: Account, *, kind: Token.Kind, actor: Actor, **fields: An
 
 
 def _publish_on_commit(token: Token, *, revoke_cached: bool) -> None:
-    transaction.on_commit(lambda: record_cache.publish(token, revoke_cached=revoke_cached))
+    def publish() -> None:
+        record_cache.publish(token, revoke_cached=revoke_cached)
+        if token.is_widget_key:
+            # A browser's preflight asks whether some live key lists its origin: ask again.
+            widget_origins.forget(list(token.widget_origins.values_list("origin", flat=True)))
+
+    transaction.on_commit(publish)
 
 
 def _summary(token: Token) -> dict[str, Any]:

@@ -119,10 +119,10 @@ def issue_widget_key(
             rpm=key_rpm,
             session_rpm=per_session,
         )
+        # Before the commit: the token's publication (on commit) reads these rows.
         WidgetOrigin.objects.bulk_create(
             [WidgetOrigin(token=issued.token, origin=origin) for origin in cleaned]
         )
-        transaction.on_commit(lambda: widget_origins.forget(cleaned))
     return issued
 
 

@@ -100,6 +100,27 @@ def session_rate(record: TokenRecord, session_id: str) -> list[Rate]:
     return [Rate(subject=subject, limit=record.session_rpm, label=SESSION_LABEL)]
 
 
+class _Calls:
+    """The turn's upstream calls as whom, with which rates: the first carries the key's rate
+    and the session's, later ones only the account's limits (the turn counts once). The first
+    answer's ``RateLimit-*`` (the tightest of all of them) go out with the stream."""
+
+    def __init__(self, record: TokenRecord, session_id: str) -> None:
+        self._credential = dataclasses.replace(record, scopes=UPSTREAM_SCOPES)
+        self._rates: list[Rate] | None = session_rate(record, session_id)
+        self.rate_headers: Headers = []
+
+    def take(self) -> tuple[TokenRecord, list[Rate]]:
+        if self._rates is not None:
+            rates, self._rates = self._rates, None
+            return self._credential, rates
+        return dataclasses.replace(self._credential, rpm=None), []
+
+    def answered(self, answer: Answer) -> None:
+        if not self.rate_headers:
+            self.rate_headers = _kept(answer.headers, names=("ratelimit-",))
+
+
 async def chat_turn(
     record: TokenRecord, request: ChatRequest, *, request_id: str = ""
 ) -> AsyncGenerator[Event]:
@@ -112,24 +133,14 @@ async def chat_turn(
         logger.error("widget key %s names no bot", record.token_id)
         raise WidgetError(500, f"{INTERNAL_ERROR}: this widget key has no bot")
     bot_id = record.bot_ids[0]
-    upstream = dataclasses.replace(record, scopes=UPSTREAM_SCOPES)
-    # The turn's own rates go with its first upstream call only (``_next``).
-    first: list[tuple[TokenRecord, list[Rate]]] = [
-        (upstream, session_rate(record, request.session_id))
-    ]
-
-    def take() -> tuple[TokenRecord, list[Rate]]:
-        if first:
-            return first.pop()
-        return dataclasses.replace(upstream, rpm=None), []
-
+    calls = _Calls(record, request.session_id)
     conversation_id = await conversations.find(record.token_id, request.session_id)
     continued = conversation_id is not None
     if conversation_id is None:
-        created = await _create(bot_id, *take(), request_id=request_id)
+        created = await _create(bot_id, calls, request_id=request_id)
         conversation_id = await conversations.claim(record.token_id, request.session_id, created)
     while True:
-        credential, rates = take()
+        credential, rates = calls.take()
         async with open_call(
             credential,
             "POST",
@@ -138,6 +149,7 @@ async def chat_turn(
             rates=rates,
             request_id=request_id,
         ) as answer:
+            calls.answered(answer)
             if answer.status == 404 and continued:
                 await answer.read()
                 logger.info(
@@ -149,17 +161,16 @@ async def chat_turn(
                 if answer.status >= 400:
                     raise refusal(answer.status, await answer.json(), answer.headers)
                 await conversations.renew(record.token_id, request.session_id)
-                async for event in _relay(answer, conversation_id):
+                async for event in _relay(answer, conversation_id, calls.rate_headers):
                     yield event
                 return
         continued = False
-        conversation_id = await _create(bot_id, *take(), request_id=request_id)
+        conversation_id = await _create(bot_id, calls, request_id=request_id)
         await conversations.replace(record.token_id, request.session_id, conversation_id)
 
 
-async def _create(
-    bot_id: str, credential: TokenRecord, rates: list[Rate], *, request_id: str
-) -> str:
+async def _create(bot_id: str, calls: _Calls, *, request_id: str) -> str:
+    credential, rates = calls.take()
     async with open_call(
         credential,
         "POST",
@@ -169,6 +180,7 @@ async def _create(
         rates=rates,
         request_id=request_id,
     ) as answer:
+        calls.answered(answer)
         problem = await answer.json()
         if answer.status >= 400:
             raise refusal(answer.status, problem, answer.headers)
@@ -179,9 +191,11 @@ async def _create(
     return conversation_id
 
 
-async def _relay(answer: Answer, conversation_id: str) -> AsyncIterator[Event]:
+async def _relay(
+    answer: Answer, conversation_id: str, rate_headers: Headers
+) -> AsyncIterator[Event]:
     """The upstream's JSONL events as the seed's: tokens as they come, then done or error."""
-    yield Started(conversation_id, _kept(answer.headers, names=("ratelimit-",)))
+    yield Started(conversation_id, rate_headers)
     tokens: list[str] = []
     async for event in answer.events():
         kind, data = event.get("type"), event.get("data")

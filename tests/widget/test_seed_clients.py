@@ -121,7 +121,7 @@ def test_tokens_reach_the_client_as_the_bot_makes_them(world, client):
     world.sandbox.configure(tokenDelayMs=60)
     key = widget_key(world, world.a_child)
     started = time.monotonic()
-    arrivals: list[tuple[float, dict]] = []
+    arrivals: list[tuple[float, dict[str, str]]] = []
 
     with client.stream(
         "POST",
