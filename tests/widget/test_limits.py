@@ -13,7 +13,7 @@ def _error(response) -> str:
     assert response.headers["content-type"] == "application/json"
     body = response.json()
     assert list(body) == ["error"]
-    return body["error"]
+    return str(body["error"])
 
 
 def test_a_turn_is_one_message_of_the_keys_account_metered_under_the_key(world, client):
