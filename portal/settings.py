@@ -368,6 +368,11 @@ CELERY_BEAT_SCHEDULE["flush-token-last-used"] = {
     "task": "tenants.tasks.flush_token_last_used",
     "schedule": 60.0,
 }
+# The database counters' idle rate windows (every widget visitor's session has one).
+CELERY_BEAT_SCHEDULE["prune-rate-windows"] = {
+    "task": "tenants.tasks.prune_rate_windows",
+    "schedule": 600.0,
+}
 
 # Metering
 # Usage of every proxied call (tenants/metering/). Each worker process buffers events in memory

@@ -108,7 +108,7 @@ ROUTES: tuple[Route, ...] = (
 
 # Answered by the portal (the partner API in Django, the widget stream in tenants/widget);
 # never forwarded.
-PORTAL_OWNED = re.compile(r"^/(?:(?:partner/)?user(?:/|$)|chat/stream$)")
+PORTAL_OWNED = re.compile(r"^/(?:(?:partner/)?user|chat)(?:/|$)")
 
 _PARAM = re.compile(r"\{(\w+)\}")
 
