@@ -34,7 +34,8 @@
     target: data.target || "",
     csrf: data.csrfToken || ""
   };
-  var storageKey = "chatwidget:" + config.endpoint + ":" + config.key.slice(-8);
+  /* The key's public part (ppw_ + its id) survives a rotation, so visitors keep their chat. */
+  var storageKey = "chatwidget:" + config.endpoint + ":" + config.key.slice(0, 20);
 
   function randomId() {
     var bytes = new Uint8Array(12);
@@ -61,7 +62,8 @@
     ":host{all:initial;font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1b1f24}" +
     "*{box-sizing:border-box}" +
     ".launcher{position:fixed;right:20px;bottom:20px;width:56px;height:56px;border-radius:50%;border:0;" +
-    "background:var(--primary);color:#fff;font-size:24px;cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.25);z-index:2147483000}" +
+    "background:var(--primary);color:#fff;cursor:pointer;display:flex;align-items:center;justify-content:center;" +
+    "box-shadow:0 4px 14px rgba(0,0,0,.25);z-index:2147483000}" +
     ".panel{display:flex;flex-direction:column;background:#fff;border-radius:12px;overflow:hidden;" +
     "box-shadow:0 8px 30px rgba(0,0,0,.22);width:360px;max-width:calc(100vw - 24px);height:500px;max-height:calc(100vh - 110px)}" +
     ".floating{position:fixed;right:20px;bottom:88px;z-index:2147483000}" +
@@ -90,7 +92,9 @@
   var root = host.attachShadow({ mode: "open" });
   root.innerHTML =
     "<style>" + css + "</style>" +
-    (config.target ? "" : '<button class="launcher" type="button" aria-expanded="false" aria-label="Open the chat">&#128172;</button>') +
+    (config.target ? "" : '<button class="launcher" type="button" aria-expanded="false" aria-label="Open the chat">' +
+      '<svg viewBox="0 0 24 24" width="26" height="26" aria-hidden="true" fill="currentColor">' +
+      '<path d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z"/></svg></button>') +
     '<section class="panel" role="dialog">' +
     '<header><h2></h2><button type="button" class="new">New chat</button>' +
     (config.target ? "" : '<button type="button" class="close" aria-label="Close the chat">&#10005;</button>') +

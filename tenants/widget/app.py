@@ -86,17 +86,16 @@ async def widget_application(scope: dict[str, Any], receive: Receive, send: Send
     headers = first_values(scope["headers"])
     origin = headers.get("origin")
     request_id = _request_id(headers)
-    cors: Headers = []  # what every answer to this browser carries
+    record: TokenRecord | None = None
+    cors: Headers = [_VARY]  # what the answer to this browser carries
     try:
         if scope["method"] == "OPTIONS":
             await _preflight(send, origin)
             return
-        cors = await _cors_before_key(origin)
         if scope["method"] != "POST":
             raise WidgetError(405, "Method not allowed: use POST", [(b"allow", b"POST, OPTIONS")])
         record = await _authenticate(headers)
-        cors = [_VARY]  # from here on, the key's own origins decide
-        cors = _cors_for_key(record, origin)
+        cors = _cors_for_key(record, origin)  # from here on, the key's own origins decide
         try:
             body = await read_body(receive, headers.get("content-length"), max_body_bytes())
         except ProxyError as error:
@@ -104,6 +103,8 @@ async def widget_application(scope: dict[str, Any], receive: Receive, send: Send
         chat = parse_chat_request(body, headers.get("content-type", ""))
         await _stream(record, chat, receive, send, cors, request_id)
     except WidgetError as error:
+        if record is None:
+            cors = await _cors_before_key(origin)
         await _send_json(send, error.status, error.body(), [*error.headers, *cors], request_id)
     except ClientGone:
         return
