@@ -160,7 +160,6 @@ async def chat_turn(
             else:
                 if answer.status >= 400:
                     raise refusal(answer.status, await answer.json(), answer.headers)
-                await conversations.renew(record.token_id, request.session_id)
                 async for event in _relay(answer, conversation_id, calls.rate_headers):
                     yield event
                 return
