@@ -12,8 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
+from django.db import connections
 
 from tenants.models import Role, Token
+from tenants.services.tokens import IssuedToken
 from tenants.services.widget_keys import issue_widget_key
 from tests.factories import make_member, make_user
 from tests.fixtures.browser import login, screenshot
@@ -92,17 +94,23 @@ def _shop_page(portal_url: str, key: str) -> str:
 def site(world, portal) -> Iterator[Site]:
     port = free_port()
     bot_id = make_bot(world, world.a_child, "Shop bot")
+
+    def issue() -> IssuedToken:
+        try:
+            return issue_widget_key(
+                world.a_child,
+                bot_id=bot_id,
+                origins=[f"http://localhost:{port}"],
+                session_rpm=100,
+                actor=None,
+            )
+        finally:
+            connections.close_all()  # this thread's: PostgreSQL drops no database in use
+
     # Issued in a thread of its own: the service checks the bot upstream with its own event
     # loop, and Playwright keeps one running in this thread.
     with ThreadPoolExecutor(1) as pool:
-        issued = pool.submit(
-            issue_widget_key,
-            world.a_child,
-            bot_id=bot_id,
-            origins=[f"http://localhost:{port}"],
-            session_rpm=100,
-            actor=None,
-        ).result()
+        issued = pool.submit(issue).result()
     _Pages.pages = {"/": _shop_page(portal.url, issued.plaintext), "/blank": "<!doctype html>"}
     server = http.server.ThreadingHTTPServer(("127.0.0.1", port), _Pages)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
