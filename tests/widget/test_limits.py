@@ -4,8 +4,11 @@ runs the counters on Redis too when REDIS_URL is set; these run on the configure
 
 from __future__ import annotations
 
+import json
+
 from tests.limits.live.helpers import limited_tenant, used
 from tests.metering.live.helpers import events_of
+from tests.processes import wait_for
 from tests.widget.helpers import chat, events, make_bot, session, widget_key
 
 
@@ -117,3 +120,31 @@ def test_the_rate_headers_of_the_tightest_limit_come_with_the_stream(world, clie
     assert events(response)[-1]["type"] == "done"
     assert response.headers["ratelimit-limit"] == "5"
     assert response.headers["ratelimit-remaining"] == "4"
+
+
+def test_a_visitor_leaving_mid_reply_ends_the_upstream_call_and_keeps_its_usage(world, client):
+    world.sandbox.configure(tokenDelayMs=150)
+    key = widget_key(world, world.a_child)
+    session_id = session()
+    assert chat(client, key, "first", session_id=session_id).status_code == 200
+
+    with client.stream(
+        "POST",
+        "/v1/chat/stream",
+        json={"sessionId": session_id, "message": "a long answer [sandbox:words=80]"},
+        headers={"x-api-key": key},
+    ) as response:
+        seen = []
+        for line in response.iter_lines():
+            seen.append(json.loads(line)["type"])
+            if seen.count("token") == 2:
+                break
+
+    recorded = events_of(key, 3)
+    left = recorded[-1]
+    assert left.route == "/conversation/{conversationId}/complete"
+    assert left.client_disconnected is True
+    assert 2 <= left.tokens < 80
+    wait_for(
+        lambda: world.sandbox.state()["streams"]["activeStreams"] == 0, 5, "the upstream to stop"
+    )
