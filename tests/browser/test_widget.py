@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
+from django.conf import settings
 from django.db import connections
 
 from tenants.models import Role, Token
@@ -283,3 +284,27 @@ def test_the_keys_page_previews_the_widget_live(world, site, page, portal):
 
     assert f"ppw_…{key.last4}" in page.content()
     assert site.key not in page.content()  # the value was shown once, at its making
+
+
+def test_an_admin_makes_a_key_on_the_page_and_gets_its_snippet_once(world, site, page, portal):
+    admin = make_user("widget-browser-maker")
+    make_member(admin, world.a_child, Role.ADMIN)
+    login(page, portal, admin)
+
+    page.goto(f"/accounts/{world.a_child.public_id}/widget/new/")
+    page.locator("select[name=bot_id]").select_option(index=1)
+    page.get_by_label("Allowed origins").fill("https://Shop.Example\nhttp://localhost:3000")
+    page.get_by_role("button", name="Create widget key").click()
+    snippet = page.locator("#widget-snippet")
+    snippet.wait_for()
+    screenshot(page, "widget-key-issued")
+
+    value = snippet.input_value()
+    script = f"{settings.PORTAL_BASE_URL}/widget/chat.js"
+    assert value.startswith(f'<script src="{script}" data-key="ppw_')
+    assert page.get_by_text("Copy it now: it will not be shown again.").is_visible()
+    page.get_by_role("link", name="Copied: open its live preview").click()
+    page.locator("#widget-preview").wait_for()
+    assert "https://shop.example" in page.locator("#id_origins").input_value()
+    # The key's page has the snippet again, with only the key's last four characters.
+    assert 'data-key="ppw_…' in page.locator("#widget-snippet").input_value()
