@@ -356,6 +356,19 @@ PROXY_IDEMPOTENCY_LOCK_SECONDS = env_int("PROXY_IDEMPOTENCY_LOCK_SECONDS", 300, 
 PROXY_IDEMPOTENCY_WAIT_SECONDS = env_int("PROXY_IDEMPOTENCY_WAIT_SECONDS", 30, minimum=1)
 PROXY_IDEMPOTENCY_MAX_BYTES = env_int("PROXY_IDEMPOTENCY_MAX_BYTES", 1024 * 1024, minimum=1024)
 
+# The chat widget (tenants/widget/): its stream /v1/chat/stream (alias /chat) and widget keys.
+# A session's upstream conversation is remembered this long after its last message; a session
+# that comes back later starts a new conversation.
+WIDGET_CONVERSATION_TTL_SECONDS = env_int(
+    "WIDGET_CONVERSATION_TTL_SECONDS", 24 * 3600, minimum=60, maximum=90 * 24 * 3600
+)
+# Requests per minute given to a new widget key, and to each chat session (sessionId) of a key,
+# unless the key says otherwise.
+WIDGET_KEY_RPM = env_int("WIDGET_KEY_RPM", 300, minimum=1)
+WIDGET_SESSION_RPM = env_int("WIDGET_SESSION_RPM", 12, minimum=1)
+# The longest message a visitor may send, in characters (the body is refused past 4x this).
+WIDGET_MAX_MESSAGE_CHARS = env_int("WIDGET_MAX_MESSAGE_CHARS", 4000, minimum=1, maximum=100_000)
+
 # Portal tokens (tenants/credentials/, tenants/services/tokens.py).
 # How long the old value of a rotated token keeps working, unless the rotation says otherwise.
 PORTAL_TOKEN_ROTATION_GRACE_SECONDS = env_int(
@@ -369,6 +382,11 @@ PORTAL_TOKEN_REVOCATION_CHECK_MS = env_int(
 CELERY_BEAT_SCHEDULE["flush-token-last-used"] = {
     "task": "tenants.tasks.flush_token_last_used",
     "schedule": 60.0,
+}
+# The database counters' idle rate windows (every widget visitor's session has one).
+CELERY_BEAT_SCHEDULE["prune-rate-windows"] = {
+    "task": "tenants.tasks.prune_rate_windows",
+    "schedule": 600.0,
 }
 
 # Metering

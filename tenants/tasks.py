@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 
 from tenants.credentials.last_used import flush_last_used
+from tenants.limits import db_counters
 
 
 @shared_task(name="tenants.tasks.flush_token_last_used", ignore_result=True)
 def flush_token_last_used() -> int:
     """Copy tokens' last-use notes from the shared store to the database (beat: every minute)."""
     return flush_last_used()
+
+
+@shared_task(name="tenants.tasks.prune_rate_windows", ignore_result=True)
+def prune_rate_windows() -> int:
+    """Delete rate-window rows nobody will read again (database counters only; Redis expires
+    its own). Beat: every 10 minutes."""
+    if settings.REDIS_URL:
+        return 0
+    hits, rows = db_counters.prune_rate_windows()
+    return hits + rows

@@ -18,6 +18,7 @@ from tenants.forms.accounts import (
 from tenants.forms.branding import BrandingForm
 from tenants.forms.limits import AccountLimitsForm, PlanForm
 from tenants.forms.tokens import RevokeTokenForm, RotateTokenForm, TokenForm, TokenRateForm
+from tenants.forms.widget_keys import WidgetKeyForm, WidgetOriginsForm
 
 __all__ = [
     "PERIOD_LIMITS",
@@ -37,5 +38,7 @@ __all__ = [
     "TenantFilterForm",
     "TokenForm",
     "TokenRateForm",
+    "WidgetKeyForm",
+    "WidgetOriginsForm",
     "time_zone_choices",
 ]

@@ -104,7 +104,8 @@ class Check:
     limit: int | None  # None: counted (so a limit set mid-period is right), never refused
     amount: int
     period: Period | None  # None for rates
-    level: Level | None  # None for the token's own rate
+    level: Level | None  # None for the token's own rate and the call's other ``Rate``s
+    label: str = ""  # how a refusal names a subject that is no level ("" : the token)
 
     @property
     def counter(self) -> str:
@@ -125,6 +126,17 @@ class Check:
     def enforced(self) -> bool:
         """False for a tokens check without a limit: nothing to refuse, nothing to write."""
         return self.limit is not None or self.kind is not Kind.TOKENS
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """A requests-per-minute limit of another subject of the call, such as one chat session of
+    a widget key (``tenants.widget``): checked and counted in the same atomic step as the rest.
+    """
+
+    subject: str  # "session:<token id>:<digest>"; at most 76 characters (LimitCounter.subject)
+    limit: int
+    label: str  # how a refusal names it: "This chat session"
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,11 +178,15 @@ def checks_for(
     levels: Sequence[Level],
     cost: Cost,
     now: datetime,
+    rates: Sequence[Rate] = (),
 ) -> list[Check]:
-    """Every check of one call: the token's rate, then each level from the acting account up."""
+    """Every check of one call: the token's rate, the call's other ``rates``, then each level
+    from the acting account up."""
     checks: list[Check] = []
     if token_rpm is not None:
         checks.append(Check(f"token:{token_id}", Kind.RATE, RATE, token_rpm, 1, None, None))
+    for rate in rates:
+        checks.append(Check(rate.subject, Kind.RATE, RATE, rate.limit, 1, None, None, rate.label))
     for level in reversed(levels):
         if level.rpm is not None:
             checks.append(Check(level.subject, Kind.RATE, RATE, level.rpm, 1, None, level))

@@ -17,7 +17,7 @@ from tenants.models.people import (
     Role,
     hash_invitation_token,
 )
-from tenants.models.tokens import Token, TokenQuerySet
+from tenants.models.tokens import Token, TokenQuerySet, WidgetOrigin
 
 __all__ = [
     "Account",
@@ -37,6 +37,7 @@ __all__ = [
     "Role",
     "Token",
     "TokenQuerySet",
+    "WidgetOrigin",
     "hash_invitation_token",
     "new_partner_public_id",
 ]

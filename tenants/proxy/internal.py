@@ -24,12 +24,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
 from tenants.credentials import TokenRecord
+from tenants.limits import Rate
 from tenants.proxy.app import handle
 from tenants.proxy.wire import Message
 
@@ -127,8 +128,13 @@ async def open_call(
     run_as: str | None = None,
     accept: str = "application/jsonl",
     request_id: str = "",
+    rates: Sequence[Rate] = (),
 ) -> AsyncIterator[Answer]:
-    """Run one call through the proxy pipeline as ``credential``; see the module docstring."""
+    """Run one call through the proxy pipeline as ``credential``; see the module docstring.
+
+    ``rates``: more requests-per-minute limits, admitted atomically with the call's own (a
+    widget key's chat session).
+    """
     payload = json.dumps(dict(body), separators=(",", ":")).encode() if body is not None else b""
     headers: list[tuple[bytes, bytes]] = [(b"accept", accept.encode())]
     if method == "POST":
@@ -171,7 +177,7 @@ async def open_call(
 
     async def run() -> None:
         try:
-            await handle(scope, receive, send, caller=credential)
+            await handle(scope, receive, send, caller=credential, rates=rates)
         finally:
             messages.put_nowait(None)
 

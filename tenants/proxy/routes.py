@@ -12,7 +12,7 @@ One row per upstream route (UPSTREAM.md §5-§9), written as the path below ``/v
   look-up, so a bot restriction covers what a token creates and completes directly.
 
 Routes the table does not know are forwarded only for tokens holding ``*``. Routes the portal
-answers itself (partner users, their tokens and sessions) are routed to Django by
+answers itself (partner users, their tokens and sessions; the widget stream) are routed away by
 ``portal/asgi.py``; they are listed here too, as ``PORTAL_OWNED``, so that a mistake in that
 routing can never send them upstream with the partner's secret.
 """
@@ -109,8 +109,9 @@ ROUTES: tuple[Route, ...] = (
     Route(GET, "/usage/list", "usage:list"),
 )
 
-# Answered by the portal (the partner API in Django); never forwarded.
-PORTAL_OWNED = re.compile(r"^/(?:partner/)?user(?:/|$)")
+# Answered by the portal (the partner API in Django, the widget stream in tenants/widget);
+# never forwarded.
+PORTAL_OWNED = re.compile(r"^/(?:(?:partner/)?user|chat)(?:/|$)")
 
 _PARAM = re.compile(r"\{(\w+)\}")
 

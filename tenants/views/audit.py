@@ -30,6 +30,8 @@ KNOWN_ACTIONS = (
     "token.issued",
     "token.rotated",
     "token.revoked",
+    "widget_key.issued",
+    "widget_key.origins_changed",
 )
 
 

@@ -16,6 +16,7 @@ from tenants.views import (
     tokens,
     usage,
     webhooks,
+    widget_keys,
 )
 
 app_name = "tenants"
@@ -64,6 +65,20 @@ urlpatterns = [
     path("accounts/<str:public_id>/webhooks/new/", webhooks.webhook_create, name="webhook-create"),
     path("webhooks/<int:pk>/delete/", webhooks.webhook_delete, name="webhook-delete"),
     path("webhooks/<int:pk>/test/", webhooks.webhook_test, name="webhook-test"),
+    path("accounts/<str:public_id>/widget/", widget_keys.widget_key_list, name="widget-key-list"),
+    path(
+        "accounts/<str:public_id>/widget/new/",
+        widget_keys.widget_key_create,
+        name="widget-key-create",
+    ),
+    path("widget-keys/<str:token_id>/", widget_keys.widget_key_detail, name="widget-key-detail"),
+    path(
+        "widget-keys/<str:token_id>/preview/",
+        widget_keys.widget_key_preview,
+        name="widget-key-preview",
+    ),
+    # The embeddable script, at an address sites keep (tenants.widget.theme.script_url).
+    path("widget/chat.js", widget_keys.widget_script, name="widget-script"),
     path("tokens/<str:token_id>/rotate/", tokens.token_rotate, name="token-rotate"),
     path("tokens/<str:token_id>/revoke/", tokens.token_revoke, name="token-revoke"),
     path("tokens/<str:token_id>/rate/", tokens.token_rate, name="token-rate"),
