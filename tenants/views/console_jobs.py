@@ -179,7 +179,9 @@ async def _job_events(
     if after == START:
         yield sse("token-reset")
     while not stream.ended():
-        found = await channel.read(job.channel, after, wait=WAIT_SECONDS)
+        # A finished job's events are all there: no need to wait for more.
+        wait = 0.0 if job.is_finished else WAIT_SECONDS
+        found = await channel.read(job.channel, after, wait=wait)
         for cursor, event in found:
             after = cursor
             chunk = stream.feed(event, event_id=cursor)

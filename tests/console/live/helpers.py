@@ -69,7 +69,8 @@ class Stream:
 
 
 def parse_sse(lines: Iterator[str], started: float) -> Iterator[Message]:
-    event, data, event_id = "message", [], None
+    event, event_id = "message", None
+    data: list[str] = []
     for line in lines:
         if line == "":
             if data:

@@ -117,7 +117,7 @@ def test_stop_ends_the_turn_closes_the_upstream_stream_and_keeps_the_partial_usa
 
     def upstream_aborted() -> bool:
         streams = world.sandbox.state()["streams"]
-        return streams["streamsAborted"] == before["streamsAborted"] + 1
+        return bool(streams["streamsAborted"] == before["streamsAborted"] + 1)
 
     wait_for(upstream_aborted, 3, "the upstream stream to be closed")
     completes = UsageEvent.objects.filter(
