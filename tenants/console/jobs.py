@@ -82,6 +82,11 @@ def claim_job(job_id: int) -> ConversationJob | None:
     return ConversationJob.objects.select_related("person").get(pk=job_id)
 
 
+def note_conversation(job_id: int, conversation_id: str) -> None:
+    """The conversation the job made, kept at once: a later failure does not lose it."""
+    ConversationJob.objects.filter(pk=job_id).update(conversation_id=conversation_id)
+
+
 def beat(job_id: int, progress_tokens: int) -> bool:
     """The worker is alive and has streamed this many tokens; True when a cancel was asked."""
     ConversationJob.objects.filter(pk=job_id, status=Status.RUNNING).update(

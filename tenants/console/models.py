@@ -84,6 +84,12 @@ class ConversationJob(models.Model):
         return self.status in self.FINISHED
 
     @property
+    def heartbeat_age_seconds(self) -> int | None:
+        if self.heartbeat_at is None:
+            return None
+        return max(0, round((timezone.now() - self.heartbeat_at).total_seconds()))
+
+    @property
     def duration_seconds(self) -> float | None:
         if self.started_at is None:
             return None

@@ -77,6 +77,8 @@ async def _stream(job: ConversationJob, actor: ConsoleActor) -> jobs.Outcome:
             async for event in events:
                 outcome.observe(event)
                 await channel.publish(job.channel, event)
+                if event["type"] == "conversation":
+                    await sync_to_async(jobs.note_conversation)(job.pk, outcome.conversation_id)
     finally:
         heartbeat.cancel()
         with contextlib.suppress(asyncio.CancelledError):

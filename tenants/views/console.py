@@ -29,7 +29,7 @@ from django.views.decorators.http import require_GET, require_POST
 from tenants import access
 from tenants.console import turns
 from tenants.console.acting import ConsoleActor, console_account_choices, resolve_console_account
-from tenants.console.calls import UPSTREAM_ID, Bots, list_bots, run_turn
+from tenants.console.calls import UPSTREAM_ID, Bots, Turn, list_bots, run_turn
 from tenants.forms.console import ConsoleTurnForm
 from tenants.metering import default_buffer
 from tenants.models import Account
@@ -86,20 +86,26 @@ def meter(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "console/_meter.html", context)
 
 
-def turn_problem(request: HtmxHttpRequest, message: str) -> HttpResponse:
-    """A turn that cannot start: its card goes into the transcript (status 422)."""
-    return render(request, "console/_turn_refused.html", {"message": message}, status=INVALID)
+def posted_turn(request: HtmxHttpRequest) -> tuple[Account, Turn] | HttpResponse:
+    """The account a posted turn acts as and the turn, or the card of why it cannot start
+    (status 422, shown in the transcript). For Send and for Run in background alike."""
+    account = resolve_console_account(request, request.POST.get("account", ""))
+    form = ConsoleTurnForm(request.POST)
+    if not form.is_valid():
+        context = {"message": form.problem()}
+        return render(request, "console/_turn_refused.html", context, status=INVALID)
+    return account, form.turn()
 
 
 @login_required
 @require_POST
 def turn_start(request: HtmxHttpRequest) -> HttpResponse:
-    account = resolve_console_account(request, request.POST.get("account", ""))
-    form = ConsoleTurnForm(request.POST)
-    if not form.is_valid():
-        return turn_problem(request, form.problem())
+    posted = posted_turn(request)
+    if isinstance(posted, HttpResponse):
+        return posted
+    account, turn = posted
     pending = turns.save_turn(
-        person_id=int(request.user.pk or 0), account_public_id=account.public_id, turn=form.turn()
+        person_id=int(request.user.pk or 0), account_public_id=account.public_id, turn=turn
     )
     context = {
         "dom_id": f"turn-{pending.id}",
@@ -162,11 +168,7 @@ async def _turn_events(
         # The turn's usage sits in this worker's buffer: written now, the meter counts it.
         await default_buffer().flush()
     yield await sync_to_async(render_turn_end)(
-        request,
-        stream,
-        account,
-        correlation_id=pending.id,
-        in_console=True,
+        request, stream, account, correlation_id=pending.id, in_console=True
     )
 
 

@@ -25,11 +25,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from tenants import access
 from tenants.console import jobs
-from tenants.console.acting import resolve_console_account
 from tenants.console.channels import START, channel_backend
 from tenants.console.models import ConversationJob
-from tenants.forms.console import ConsoleTurnForm
-from tenants.views.console import turn_problem
+from tenants.views.console import posted_turn
 from tenants.views.console_stream import (
     KEEPALIVE,
     TurnStream,
@@ -53,11 +51,11 @@ Status = ConversationJob.Status
 @login_required
 @require_POST
 def job_start(request: HtmxHttpRequest) -> HttpResponse:
-    account = resolve_console_account(request, request.POST.get("account", ""))
-    form = ConsoleTurnForm(request.POST)
-    if not form.is_valid():
-        return turn_problem(request, form.problem())
-    job = jobs.start_job(person=request.user, account=account, turn=form.turn())  # type: ignore[arg-type]
+    posted = posted_turn(request)
+    if isinstance(posted, HttpResponse):
+        return posted
+    account, turn = posted
+    job = jobs.start_job(person=request.user, account=account, turn=turn)  # type: ignore[arg-type]
     return render(request, "console/_turn.html", _job_turn_context(job, in_console=True))
 
 

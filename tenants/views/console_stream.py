@@ -187,16 +187,10 @@ def turn_end_context(
 
 
 def render_turn_end(
-    request: HtmxHttpRequest,
-    stream: TurnStream,
-    account: Account,
-    *,
-    correlation_id: str,
-    in_console: bool,
-    job: Any = None,
+    request: HtmxHttpRequest, stream: TurnStream, account: Account, **options: Any
 ) -> bytes:
-    """The ``turn-end`` message: how it ended, the final reply, the conversation, the meter."""
-    context = turn_end_context(
-        request, stream, account, correlation_id=correlation_id, in_console=in_console, job=job
-    )
+    """The ``turn-end`` message: how it ended, the final reply, the conversation, the meter.
+    Synchronous (the meter and the page's context read the database); ``options`` are
+    ``turn_end_context``'s."""
+    context = turn_end_context(request, stream, account, **options)
     return sse("turn-end", render_to_string("console/_turn_end.html", context, request))

@@ -10,6 +10,7 @@ import asyncio
 import secrets
 import time
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -46,7 +47,7 @@ def test_a_reader_from_the_start_gets_every_event_in_order(channel):
     name = _name()
     events = [{"type": "token", "data": {"token": str(n)}} for n in range(5)]
 
-    async def go():
+    async def go() -> Any:
         cursors = [await channel.publish(name, event) for event in events]
         return cursors, await channel.read(name, START)
 
@@ -60,7 +61,7 @@ def test_a_reader_from_the_start_gets_every_event_in_order(channel):
 def test_a_reader_after_a_cursor_gets_only_what_came_after_it(channel):
     name = _name()
 
-    async def go():
+    async def go() -> Any:
         first = await channel.publish(name, {"type": "token", "data": {"token": "a"}})
         await channel.publish(name, {"type": "token", "data": {"token": "b"}})
         await channel.publish(name, {"type": "result", "data": {"text": "ab"}})
@@ -75,8 +76,8 @@ def test_a_reader_after_a_cursor_gets_only_what_came_after_it(channel):
 def test_a_waiting_reader_wakes_up_when_an_event_is_published(channel):
     name = _name()
 
-    async def go():
-        async def publish_later():
+    async def go() -> Any:
+        async def publish_later() -> None:
             await asyncio.sleep(0.3)
             await channel.publish(name, {"type": "token", "data": {"token": "late"}})
 
@@ -93,7 +94,7 @@ def test_a_waiting_reader_wakes_up_when_an_event_is_published(channel):
 
 
 def test_a_waiting_reader_gives_up_after_its_wait(channel):
-    async def go():
+    async def go() -> Any:
         started = time.monotonic()
         return await channel.read(_name(), START, wait=0.4), time.monotonic() - started
 
@@ -149,7 +150,7 @@ def test_the_configured_backend_follows_redis_url():
     assert isinstance(channel_backend(), expected)
 
 
-async def _closing(channel, coroutine):
+async def _closing(channel: Any, coroutine: Any) -> Any:
     try:
         return await coroutine
     finally:

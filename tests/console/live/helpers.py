@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 import secrets
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ from typing import Any
 import httpx
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.db import connections
 from django.utils.module_loading import import_string
 
 from tenants.limits.periods import period_at
@@ -151,3 +153,32 @@ def make_bot(world: World, account: Account, name: str = "") -> str:
 def used_this_period(account: Account) -> dict[str, int]:
     period = period_at(account.timezone)
     return period_totals(account, period.start, period.end)
+
+
+def new_job(account: Account, person, message: str = "hello", **fields: Any):
+    """A queued job row (nothing runs it until a test does)."""
+    from tenants.console.models import ConversationJob
+
+    return ConversationJob.objects.create(
+        account=account,
+        person=person,
+        person_label=person.get_username(),
+        message=message,
+        **fields,
+    )
+
+
+def run_in_thread(job) -> threading.Thread:
+    """Run ``job`` as a worker would, in a thread of this process (the same code: the Celery
+    task only calls it), so the test can watch and act while it runs."""
+    from tenants.console.runner import run_job
+
+    def work() -> None:
+        try:
+            run_job(job.pk)
+        finally:
+            connections.close_all()
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    return worker

@@ -5,36 +5,19 @@ from __future__ import annotations
 import threading
 import time
 
-from django.db import connections
-
 from tenants.console.models import ConversationJob
-from tenants.console.runner import run_job
-from tests.console.live.helpers import logged_in, parse_sse, read_stream
+from tests.console.live.helpers import logged_in, new_job, parse_sse, read_stream, run_in_thread
 from tests.processes import wait_for
 
 Status = ConversationJob.Status
 
 
 def _running_job(world, person, message: str) -> tuple[ConversationJob, threading.Thread]:
-    """A job run by a worker thread of this process (the same code a Celery worker runs)."""
-    job = ConversationJob.objects.create(
-        account=world.a_child, person=person, person_label=person.get_username(), message=message
-    )
-
-    def work() -> None:
-        try:
-            run_job(job.pk)
-        finally:
-            connections.close_all()
-
-    worker = threading.Thread(target=work)
-    worker.start()
-    return job, worker
+    job = new_job(world.a_child, person, message)
+    return job, run_in_thread(job)
 
 
-def test_a_page_opened_mid_job_replays_what_was_published_then_follows_live(
-    world, portal, people
-):
+def test_a_page_opened_mid_job_replays_what_was_published_then_follows_live(world, portal, people):
     world.sandbox.configure(tokenDelayMs=100)
     job, worker = _running_job(world, people.support, "go on [sandbox:words=40]")
     url = f"/console/jobs/{job.public_id}/stream/"
@@ -84,11 +67,10 @@ def test_a_reconnecting_browser_resumes_after_the_last_event_it_saw(world, porta
 
 
 def test_a_job_whose_channel_is_gone_ends_from_its_row(world, portal, people):
-    job = ConversationJob.objects.create(
-        account=world.a_child,
-        person=people.support,
-        person_label="s",
-        message="old",
+    job = new_job(
+        world.a_child,
+        people.support,
+        "old",
         status=Status.FAILED,
         error_code="UPSTREAM_DOWN",
         error_message="It was down.",

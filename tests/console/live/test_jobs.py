@@ -7,8 +7,8 @@ runs it on a real Celery worker, and kills one mid-job.
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.db import connections
@@ -22,7 +22,7 @@ from tenants.console.models import ConversationJob
 from tenants.console.runner import run_job
 from tenants.metering.models import UsageEvent
 from tenants.models import Membership
-from tests.console.live.helpers import make_bot
+from tests.console.live.helpers import make_bot, new_job, run_in_thread
 from tests.limits.live.helpers import limited_tenant
 from tests.processes import wait_for
 
@@ -39,13 +39,14 @@ def eager():
     celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates = before
 
 
-def published(job: ConversationJob) -> list[dict]:
+def published(job: ConversationJob) -> list[dict[str, Any]]:
     import asyncio
 
-    async def read():
+    async def read() -> list[dict[str, Any]]:
         channel = channel_backend()
         try:
-            found, after = [], START
+            found: list[dict[str, Any]] = []
+            after = START
             while batch := await channel.read(job.channel, after):
                 found += [event for _, event in batch]
                 after = batch[-1][0]
@@ -81,7 +82,7 @@ def test_a_job_streams_publishes_every_event_and_keeps_the_outcome(world, people
     assert job.usage_tokens == result["usage"]["token"]
     assert job.end_reason == "stop"
     assert job.conversation_id == events[0]["data"]["id"]
-    assert job.started_at and job.finished_at and job.heartbeat_at
+    assert None not in (job.started_at, job.finished_at, job.heartbeat_at)
     # The worker's loop ended with the job: its usage was written before, not lost with it.
     calls = UsageEvent.objects.filter(request_id=job.public_id).order_by("pk")
     assert [(e.route, e.token_id, e.account_id) for e in calls] == [
@@ -156,12 +157,7 @@ def test_a_second_delivery_of_the_task_runs_nothing(world, people, eager):
 
 
 def test_a_person_who_lost_the_role_since_queuing_does_not_act_through_the_job(world, people):
-    job = jobs.ConversationJob.objects.create(
-        account=world.a_child,
-        person=people.viewer,  # viewers may not use the console
-        person_label=people.viewer.get_username(),
-        message="sneaky",
-    )
+    job = new_job(world.a_child, people.viewer, "sneaky")  # viewers may not use the console
 
     run_job(job.pk)
 
@@ -172,9 +168,7 @@ def test_a_person_who_lost_the_role_since_queuing_does_not_act_through_the_job(w
 
 
 def test_cancelling_a_queued_job_ends_it_at_once(world, people):
-    job = ConversationJob.objects.create(
-        account=world.a_child, person=people.support, person_label="s", message="never"
-    )
+    job = new_job(world.a_child, people.support, "never")
 
     jobs.cancel_job(job)
 
@@ -191,18 +185,8 @@ def test_cancelling_a_running_job_stops_it_at_its_next_beat_and_closes_upstream(
     settings.CONSOLE_JOB_HEARTBEAT_SECONDS = 1
     world.sandbox.configure(tokenDelayMs=150)
     before = world.sandbox.state()["streams"]
-    job = ConversationJob.objects.create(
-        account=world.a_child, person=people.support, person_label="s", message=LONG
-    )
-
-    def work() -> None:
-        try:
-            run_job(job.pk)
-        finally:
-            connections.close_all()
-
-    worker = threading.Thread(target=work)
-    worker.start()
+    job = new_job(world.a_child, people.support, LONG)
+    worker = run_in_thread(job)
     running = ConversationJob.objects.filter(pk=job.pk, progress_tokens__gt=0)
     wait_for(running.exists, 10, "the job to stream")
     jobs.cancel_job(ConversationJob.objects.get(pk=job.pk))
@@ -219,31 +203,18 @@ def test_cancelling_a_running_job_stops_it_at_its_next_beat_and_closes_upstream(
 
 def test_a_running_job_whose_worker_stopped_beating_is_failed_with_the_reason(world, people):
     now = timezone.now()
-    stale = ConversationJob.objects.create(
-        account=world.a_child,
-        person=people.support,
-        person_label="s",
-        message="lost",
-        status=Status.RUNNING,
-        started_at=now - timedelta(minutes=2),
-        heartbeat_at=now - timedelta(seconds=31),
+    started = now - timedelta(minutes=2)
+    stale, alive = (
+        new_job(
+            world.a_child,
+            people.support,
+            status=Status.RUNNING,
+            started_at=started,
+            heartbeat_at=now - timedelta(seconds=seconds),
+        )
+        for seconds in (31, 5)
     )
-    alive = ConversationJob.objects.create(
-        account=world.a_child,
-        person=people.support,
-        person_label="s",
-        message="fine",
-        status=Status.RUNNING,
-        started_at=now - timedelta(minutes=2),
-        heartbeat_at=now - timedelta(seconds=5),
-    )
-    unstarted = ConversationJob.objects.create(
-        account=world.a_child,
-        person=people.support,
-        person_label="s",
-        message="nobody",
-        created_at=now - timedelta(minutes=16),
-    )
+    unstarted = new_job(world.a_child, people.support, created_at=now - timedelta(minutes=16))
 
     assert jobs.fail_stale_jobs(job_ids=[stale.pk, alive.pk, unstarted.pk]) == 2
 

@@ -82,4 +82,7 @@ def test_a_worker_killed_mid_job_leaves_it_failed_with_a_reason_not_running(worl
     assert "stopped (no heartbeat since" in job.error_message
     events = published(job)
     assert "token" in [event["type"] for event in events]
-    assert events[-1] == {"type": "error", "data": {"message": job.error_message, "code": "WORKER_LOST"}}
+    assert events[-1] == {
+        "type": "error",
+        "data": {"message": job.error_message, "code": "WORKER_LOST"},
+    }
