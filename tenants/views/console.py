@@ -21,6 +21,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.http import Http404, HttpResponse, HttpResponseBase
 from django.shortcuts import render
 from django.urls import reverse
@@ -39,6 +40,17 @@ from tenants.views.usage import period_quotas
 
 CHOICES_SHOWN = 50
 JOBS_SHOWN = 5
+
+
+async def person_of(request: HtmxHttpRequest) -> User:
+    """The logged-in person (the views are ``login_required``), resolved once and kept as
+    ``request.user``: otherwise an error page, which Django renders for an async view on a
+    thread of its own, would load the user again there and leave that thread's database
+    connection open."""
+    person = await request.auser()
+    request.user = person
+    assert isinstance(person, User)
+    return person
 
 
 def _page_context(request: HtmxHttpRequest) -> dict[str, Any]:
@@ -65,11 +77,12 @@ def _page_context(request: HtmxHttpRequest) -> dict[str, Any]:
 @login_required
 @require_GET
 async def console(request: HtmxHttpRequest) -> HttpResponse:
+    person = await person_of(request)
     context = await sync_to_async(_page_context)(request)
     account: Account | None = context["account"]
     partial = "choices" if request.htmx and request.htmx.target == "account-choices" else None
     if account is not None and partial is None:
-        actor = ConsoleActor.of(await request.auser(), account)  # type: ignore[arg-type]
+        actor = ConsoleActor.of(person, account)
         bots: Bots = await list_bots(actor)
         context["bots"] = bots.items
         context["bots_problem"] = bots.problem
@@ -119,12 +132,12 @@ def turn_start(request: HtmxHttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 async def turn_stream(request: HtmxHttpRequest, turn_id: str) -> HttpResponseBase:
-    person = await request.auser()
-    pending = await turns.load_turn(turn_id, int(person.pk or 0))
+    person = await person_of(request)
+    pending = await turns.load_turn(turn_id, person.pk)
     if pending is None:
         raise Http404("No such turn")
     account = await sync_to_async(resolve_console_account)(request, pending.account_public_id)
-    actor = ConsoleActor.of(person, account)  # type: ignore[arg-type]
+    actor = ConsoleActor.of(person, account)
     claimed = await turns.claim_turn(turn_id)
     return sse_response(_turn_events(request, pending, actor, account, claimed=claimed))
 
@@ -175,8 +188,8 @@ async def _turn_events(
 @login_required
 @require_POST
 async def turn_stop(request: HtmxHttpRequest, turn_id: str) -> HttpResponse:
-    person = await request.auser()
-    if await turns.load_turn(turn_id, int(person.pk or 0)) is None:
+    person = await person_of(request)
+    if await turns.load_turn(turn_id, person.pk) is None:
         raise Http404("No such turn")
     await sync_to_async(turns.request_stop)(turn_id)
     # The stream answers: it ends the turn with what had arrived and updates the meter.

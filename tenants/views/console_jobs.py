@@ -27,7 +27,7 @@ from tenants import access
 from tenants.console import jobs
 from tenants.console.channels import START, channel_backend
 from tenants.console.models import ConversationJob
-from tenants.views.console import posted_turn
+from tenants.views.console import person_of, posted_turn
 from tenants.views.console_stream import (
     KEEPALIVE,
     TurnStream,
@@ -160,6 +160,7 @@ def job_cancel(request: HtmxHttpRequest, job_id: str) -> HttpResponse:
 @login_required
 @require_GET
 async def job_stream(request: HtmxHttpRequest, job_id: str) -> HttpResponseBase:
+    await person_of(request)
     job = await sync_to_async(access.get_conversation_job_for)(request.user, job_id)
     # A browser reconnecting by itself sends the last event id it saw: go on from there.
     after = request.headers.get("Last-Event-ID", "") or START

@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.db import connections
 from django.utils import timezone
 
@@ -53,10 +54,11 @@ def published(job: ConversationJob) -> list[dict[str, Any]]:
             return found
         finally:
             await channel.aclose()
+            # The database backend read on asgiref's thread: close that thread's connection
+            # (PostgreSQL will not drop a test database that is still in use).
+            await sync_to_async(connections.close_all)()
 
-    events = asyncio.run(read())
-    connections.close_all()
-    return events
+    return asyncio.run(read())
 
 
 def start(person, account, message: str = "hello", **turn: str) -> ConversationJob:
