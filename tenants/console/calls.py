@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import secrets
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -53,7 +54,10 @@ async def console_call(
     correlation_id: str = "",
 ) -> AsyncIterator[Answer]:
     """One upstream call as ``actor``, through the proxy pipeline. Leaving the block before the
-    answer ended is a client leaving: the upstream stream is closed, partial usage recorded."""
+    answer ended is a client leaving: the upstream stream is closed, partial usage recorded.
+
+    ``correlation_id`` becomes the call's request id in the usage records (a page turn's id, a
+    job's public id); a call without one gets its own."""
     async with open_call(
         actor.credential(),
         method,
@@ -61,7 +65,7 @@ async def console_call(
         body=body,
         query=query,
         accept=accept,
-        request_id=correlation_id,
+        request_id=correlation_id or f"console-{secrets.token_hex(8)}",
     ) as answer:
         yield answer
 
@@ -178,16 +182,14 @@ async def interruptible[T](
             yield item
         return
     stopped = asyncio.ensure_future(stop.wait())
+    step: asyncio.Future[T] | None = None
     try:
         while not stop.is_set():
-            step: asyncio.Future[T] = asyncio.ensure_future(anext(source))
+            step = asyncio.ensure_future(anext(source))
             pending: set[asyncio.Future[Any]] = {step, stopped}
             await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
             if not step.done():
-                step.cancel()
-                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                    await step
-                return
+                return  # stopped first: the finally below drops the read in flight
             try:
                 item = step.result()
             except StopAsyncIteration:
@@ -195,6 +197,12 @@ async def interruptible[T](
             yield item
     finally:
         stopped.cancel()
+        # Also when this generator is closed mid-wait (the consumer left): a read left
+        # running would end later with nobody to take its result or its exception.
+        if step is not None and not step.done():
+            step.cancel()
+            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                await step
 
 
 def problem_event(status: int, body: Any) -> Event:

@@ -13,6 +13,7 @@ Everything expires after ``TURN_TTL_SECONDS``: an unclaimed turn is simply forgo
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -21,6 +22,7 @@ from django.core.cache import cache
 
 from tenants.console.calls import Turn
 
+logger = logging.getLogger("tenants.console")
 TURN_TTL_SECONDS = 600
 STOP_POLL_SECONDS = 0.25
 _PREFIX = "console:turn:"
@@ -79,7 +81,13 @@ async def watch_for_stop(turn_id: str, stop: asyncio.Event) -> None:
     """Set ``stop`` when the turn's Stop flag appears (run as a task beside the stream)."""
     key = f"{_PREFIX}{turn_id}:stop"
     while not stop.is_set():
-        if await cache.aget(key):
+        try:
+            asked = await cache.aget(key)
+        except Exception:
+            # The cache is down: the turn runs to its end (leaving the page still stops it).
+            logger.warning("console: cannot watch turn %s for Stop", turn_id, exc_info=True)
+            return
+        if asked:
             stop.set()
             return
         await asyncio.sleep(STOP_POLL_SECONDS)

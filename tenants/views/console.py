@@ -60,11 +60,12 @@ def _page_context(request: HtmxHttpRequest) -> dict[str, Any]:
         choices = list(console_account_choices(request, query)[: CHOICES_SHOWN + 1])
         return {"account": None, "q": query, "choices": choices, "choices_shown": CHOICES_SHOWN}
     account = resolve_console_account(request, ref)
-    conversation = request.GET.get("conversation", "")
+    # From a link (a job's "Continue in the console"): ids the next turn's form checks again.
+    bot, conversation = request.GET.get("bot", ""), request.GET.get("conversation", "")
     return {
         "account": account,
         **period_quotas(request, account),
-        "bot": request.GET.get("bot", ""),
+        "bot": bot if UPSTREAM_ID.match(bot) else "",
         "conversation_id": conversation if UPSTREAM_ID.match(conversation) else "",
         "jobs": list(
             access.conversation_jobs_for(request.user)
