@@ -175,7 +175,7 @@ async def run_turn(
 
 async def interruptible[T](
     source: AsyncIterator[T], stop: asyncio.Event | None
-) -> AsyncIterator[T]:
+) -> AsyncGenerator[T]:
     """``source``'s items until it ends or ``stop`` is set, whichever comes first."""
     if stop is None:
         async for item in source:
