@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from django.db.models import QuerySet
 
     from tenants.alerts.models import WebhookDelivery, WebhookEndpoint
+    from tenants.console.models import ConversationJob
     from tenants.credentials import TokenRecord
 
     Caller = AbstractBaseUser | AnonymousUser
@@ -210,6 +211,34 @@ def get_widget_key_for(user: Caller, token_id: str, *, min_role: Role = Role.VIE
     )
     if found is None:
         raise Http404("No such widget key")
+    return found
+
+
+def conversation_jobs_for(
+    user: Caller, *, min_role: Role = Role.SUPPORT
+) -> QuerySet[ConversationJob]:
+    """Background conversations of the accounts the user reaches with ``min_role``.
+
+    Support and up by default, as for the console that starts them (``tenants.console.acting``):
+    a job holds a conversation's text, which viewers do not read. A tenant's own people see the
+    jobs that its partner's support ran as the tenant.
+    """
+    from tenants.console.models import ConversationJob
+
+    return ConversationJob.objects.filter(account__in=accounts_for(user, min_role=min_role))
+
+
+def get_conversation_job_for(
+    user: Caller, public_id: str, *, min_role: Role = Role.SUPPORT
+) -> ConversationJob:
+    found = (
+        conversation_jobs_for(user, min_role=min_role)
+        .select_related("account")
+        .filter(public_id=public_id)
+        .first()
+    )
+    if found is None:
+        raise Http404("No such job")
     return found
 
 
