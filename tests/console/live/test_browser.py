@@ -48,7 +48,7 @@ WATCH_TRANSCRIPT = """
 @dataclass
 class Prepared:
     bot: str
-    tenant_of_one_message: Account
+    tenant_of_one_turn: Account
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -58,7 +58,8 @@ def prepared(world, people) -> Prepared:
     thread (autouse module fixtures are set up before the module's browser)."""
     return Prepared(
         bot=make_bot(world, world.a_child, "Chromium bot"),
-        tenant_of_one_message=limited_tenant(world, messages=1),
+        # One turn: the text and the reply are two messages upstream (and here).
+        tenant_of_one_turn=limited_tenant(world, messages=2),
     )
 
 
@@ -96,7 +97,7 @@ def test_a_reply_streams_into_the_page_token_by_token_and_the_meter_moves(
     assert len(marks["firstText"]) < len(reply) / 4
     assert "You said" in reply
     assert page.locator("#transcript .turn-foot.done .usage").inner_text().endswith("ended: stop")
-    assert _used(page, "messages") == messages_before + 1
+    assert _used(page, "messages") == messages_before + 2  # the text and the reply
     # The next message continues the same conversation.
     assert page.locator("#console-setup .conversation").is_visible()
 
@@ -124,7 +125,7 @@ def test_stop_ends_the_turn_in_the_page(world, people, page, live_portal):
 
 
 def test_a_refused_limit_shows_the_limit_card(world, people, prepared, page, live_portal):
-    tenant = prepared.tenant_of_one_message
+    tenant = prepared.tenant_of_one_turn
     login(page, live_portal, people.support)
     page.goto(f"/console/?account={tenant.public_id}")
 
@@ -139,9 +140,9 @@ def test_a_refused_limit_shows_the_limit_card(world, people, prepared, page, liv
     card = page.locator("#transcript .limit-card")
     assert card.is_visible()
     assert "Limit reached: messages" in card.inner_text()
-    assert card.locator(".limit-used").inner_text() == "1 / 1"
+    assert card.locator(".limit-used").inner_text() == "2 / 2"
     assert card.locator(".limit-level").inner_text() == tenant.name
-    assert _used(page, "messages") == 1
+    assert _used(page, "messages") == 2
     screenshot(page, "console-limit-card")
 
 

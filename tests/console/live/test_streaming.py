@@ -43,7 +43,7 @@ def test_the_reply_streams_token_by_token_then_ends_with_its_usage(world, portal
     assert re.search(r"\d+ tokens · ended: stop", stream.end)
     assert 'id="console-meter" class="card meter-card" hx-swap-oob="true"' in stream.end
     after = used_this_period(world.a_child)
-    assert after["messages"] == before["messages"] + 1
+    assert after["messages"] == before["messages"] + 2  # the text and the reply
     assert after["conversations"] == before["conversations"] + 1
     assert after["tokens"] > before["tokens"]
 
@@ -75,7 +75,7 @@ def test_the_conversation_continues_across_turns_with_its_upstream_id(world, por
         made = upstream.get(f"/v1/conversation/{conversation}/fetch").json()
     assert made["botId"] == bot
     after = used_this_period(world.a_child)
-    assert after["messages"] == before["messages"] + 1
+    assert after["messages"] == before["messages"] + 2  # the text and the reply
     assert after["conversations"] == before["conversations"]  # the same conversation
 
 
@@ -152,7 +152,7 @@ def test_a_browser_that_leaves_mid_turn_closes_the_upstream_stream(world, portal
 
 
 def test_a_refused_limit_shows_the_limit_card_with_its_numbers(world, portal, people):
-    tenant = limited_tenant(world, messages=1)
+    tenant = limited_tenant(world, messages=2)  # one turn: the text and the reply
     with logged_in(portal.url, people.support) as http:
         first = turn(http, tenant, "one")
         second = turn(http, tenant, "two", conversation=conversation_of(first.end))
@@ -161,14 +161,14 @@ def test_a_refused_limit_shows_the_limit_card_with_its_numbers(world, portal, pe
     card = second.end
     assert 'class="problem-card limit-card"' in card
     assert "Limit reached: messages" in card
-    assert '<dd class="limit-used">1 / 1</dd>' in card
-    assert "has used its 1 message for" in card
+    assert '<dd class="limit-used">2 / 2</dd>' in card
+    assert "has used its 2 messages for" in card
     assert re.search(r'<dd class="limit-reset">1 \w+ \d{4} 00:00 UTC</dd>', card)
     assert f'<dd class="limit-level">{tenant.name}</dd>' in card
     assert "Code <code>LIMITS_REACHED</code> · HTTP 429" in card
     assert second.of("token") == []
     # The meter beside it shows the limit reached.
-    used = r'data-unit="messages">\s*<th scope="row">Messages</th>\s*<td class="right used">1<'
+    used = r'data-unit="messages">\s*<th scope="row">Messages</th>\s*<td class="right used">2<'
     assert re.search(used, card)
 
 
