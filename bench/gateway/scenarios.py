@@ -1,0 +1,389 @@
+"""The scenarios S1-S7, each measuring every target of the run in one go.
+
+Each returns plain data (dicts of numbers) for the JSON file; ``report.py`` turns it into tables
+and checks the goals. Cells alternate the targets' order between repetitions, so that a target
+is not always measured right after the same other one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.gateway import system
+from bench.gateway.calls import (
+    DIRECT,
+    LIST_PATH,
+    PORTAL,
+    Target,
+    call_route,
+    list_call,
+    plain_call,
+    stream_call,
+)
+from bench.gateway.loadgen import Client, Exchange, Stream, arrivals, run_closed_loop, run_open_loop
+from bench.gateway.plan import SUSTAINED_ADDED_TTFB_P99_MS, Plan
+from bench.gateway.stats import Summary
+from bench.gateway.targets import get_json
+
+
+@dataclass
+class Run:
+    plan: Plan
+    targets: dict[str, Target]  # direct, portal, nginx (+ litellm)
+    stub_url: str
+    run_dir: Path
+    client_cpu: int | None
+    tokens: dict[str, str]  # the portal's tokens (bench/gateway/seed.py)
+    tenant: str  # the tenant's upstream id: what the portal must run as
+    overflows: list[dict[str, Any]] = field(default_factory=list)
+    checks: list[dict[str, Any]] = field(default_factory=list)
+
+    def stub_stats(self) -> dict[str, Any]:
+        return get_json(self.stub_url + "/_stub/stats")
+
+    def reset_stub(self) -> None:
+        get_json(self.stub_url + "/_stub/reset", method="POST")
+
+    def check(self, name: str, ok: bool, detail: str) -> None:
+        self.checks.append({"check": name, "ok": ok, "detail": detail})
+        print(f"  check {'ok ' if ok else 'FAILED'} {name}: {detail}", flush=True)
+
+    def orders(self, names: Sequence[str], reps: int) -> Iterator[tuple[int, list[str]]]:
+        for rep in range(reps):
+            yield rep, list(names) if rep % 2 == 0 else list(reversed(names))
+
+    def watch(self, cell: str) -> _Overflows:
+        return _Overflows(self, cell)
+
+
+class _Overflows:
+    """Records ``TcpExtListenOverflows`` before and after a cell and flags saturation."""
+
+    def __init__(self, run: Run, cell: str) -> None:
+        self.run, self.cell = run, cell
+
+    def __enter__(self) -> None:
+        self.before = system.listen_overflows()
+
+    def __exit__(self, *exc: object) -> None:
+        after = system.listen_overflows()
+        entry = {"cell": self.cell, "before": self.before, "after": after}
+        self.run.overflows.append(entry)
+        if after > self.before:
+            print(f"  ! {self.cell}: {after - self.before} listen queue overflows", flush=True)
+
+
+def _client(target: Target, timeout: float = 30.0) -> Client:
+    return Client("127.0.0.1", target.port, timeout=timeout)
+
+
+async def _warm(target: Target, request: bytes, calls: int) -> None:
+    client = _client(target)
+    try:
+        await run_closed_loop(client, request, count=calls, seconds=10)
+    finally:
+        client.close()
+
+
+# -- S1: one request at a time -----------------------------------------------------------------
+
+
+async def s1_latency(run: Run, kind: str, names: Sequence[str]) -> dict[str, Any]:
+    """Closed loop, one call in flight: the latency each gateway adds to a plain call."""
+    plan = run.plan
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    failures: dict[str, int] = dict.fromkeys(names, 0)
+    per_rep: dict[str, list[float]] = {name: [] for name in names}
+    for rep, order in run.orders(names, plan.reps):
+        for name in order:
+            target = run.targets[name]
+            request = plain_call(kind, target)
+            await _warm(target, request, plan.warmup_calls if rep == 0 else 50)
+            client = _client(target)
+            run.reset_stub()
+            with run.watch(f"S1 {kind} {name} #{rep + 1}"):
+                results = await run_closed_loop(
+                    client, request, count=plan.s1_calls, seconds=plan.s1_seconds
+                )
+            client.close()
+            good = [r.latency for r in results if r.ok]
+            failures[name] += len(results) - len(good)
+            samples[name] += good
+            per_rep[name].append(Summary.of(good).p50)
+            if name == PORTAL:
+                _check_forwarded(run, kind, len(good))
+    return {
+        name: {
+            **Summary.of(samples[name]).as_dict(),
+            "failed": failures[name],
+            "p50_per_rep_ms": [round(v, 3) for v in per_rep[name]],
+        }
+        for name in names
+    }
+
+
+def _check_forwarded(run: Run, kind: str, calls: int) -> None:
+    stats = run.stub_stats()
+    method, path, _ = call_route(kind, run.targets[PORTAL])
+    seen = stats["requests"].get(f"{method} {path}", 0)
+    run_as = stats["runAs"].get(run.tenant, 0)
+    run.check(
+        f"portal forwarded S1 {kind}",
+        seen == calls and run_as == calls,
+        f"{calls} calls answered, the stub saw {seen}, {run_as} of them as the tenant",
+    )
+
+
+# -- S2: saturation ---------------------------------------------------------------------------
+
+
+def s2_throughput(run: Run, kind: str, names: Sequence[str]) -> dict[str, Any]:
+    """wrk, one thread, N connections, on the client core: requests per second."""
+    plan = run.plan
+    rows: dict[str, list[dict[str, float]]] = {name: [] for name in names}
+    for rep, order in run.orders(names, plan.reps):
+        for name in order:
+            target = run.targets[name]
+            script = run.run_dir / f"wrk-{name}-{kind}.lua"
+            method, path, body = call_route(kind, target)
+            headers = {**target.headers(), **({"Content-Type": "application/json"} if body else {})}
+            system.wrk_lua(script, method, headers, body)
+            url = target.url + path
+            run.reset_stub()
+            with run.watch(f"S2 {kind} {name} #{rep + 1}"):
+                result = system.run_wrk(
+                    url,
+                    script,
+                    seconds=plan.s2_seconds,
+                    connections=plan.s2_connections,
+                    cpu=run.client_cpu,
+                )
+            rows[name].append(result)
+            if name == PORTAL:
+                seen = run.stub_stats()["requests"].get(f"{method} {path}", 0)
+                run.check(
+                    f"portal forwarded S2 {kind} #{rep + 1}",
+                    seen >= result["requests"] and not result["non_2xx"],
+                    f"wrk counted {result['requests']:.0f} answers "
+                    f"({result['non_2xx']:.0f} not 2xx), the stub saw {seen}",
+                )
+    return {name: _median_row(rows[name]) for name in names}
+
+
+def _median_row(rows: list[dict[str, float]]) -> dict[str, Any]:
+    ordered = sorted(rows, key=lambda row: row["rps"])
+    middle = ordered[len(ordered) // 2]
+    return {**middle, "rps_per_rep": [round(row["rps"]) for row in rows]}
+
+
+# -- S3 / S4: the stream ladder and inter-token gaps ------------------------------------------
+
+
+async def s3_stream_ladder(run: Run, names: Sequence[str]) -> dict[str, Any]:
+    """Open loop: new streams at a fixed rate, each ``stream_tokens`` tokens ``gap`` apart."""
+    plan = run.plan
+    ladder: dict[str, dict[int, dict[str, Any]]] = {name: {} for name in names}
+    gaps: dict[str, list[float]] = {name: [] for name in names}
+    coalesced: dict[str, int] = dict.fromkeys(names, 0)
+    for rate in plan.s3_rates:
+        collected: dict[str, list[Exchange]] = {name: [] for name in names}
+        for rep, order in run.orders(names, plan.s3_reps):
+            for name in order:
+                target = run.targets[name]
+                client = _client(target)
+                request = stream_call(target, tokens=plan.stream_tokens, gap_ms=plan.stream_gap_ms)
+                # A few streams first, so that the pools (the client's and the gateway's
+                # upstream one) hold some connections before the clock starts.
+                await run_open_loop(client, lambda _i: request, arrivals(rate, 0.5))
+                with run.watch(f"S3 {rate}/s {name} #{rep + 1}"):
+                    results = await run_open_loop(
+                        client, lambda _i: request, arrivals(rate, plan.s3_seconds)
+                    )
+                client.close()
+                collected[name] += results
+        for name in names:
+            results = collected[name]
+            complete = [r for r in results if r.ok and r.tokens == plan.stream_tokens]
+            ladder[name][rate] = {
+                "offered": len(results),
+                "complete": len(complete),
+                "ttfb": Summary.of([r.ttfb for r in complete]).as_dict(),
+                "duration": Summary.of([r.latency for r in complete]).as_dict(),
+                "client_lag_p99_ms": Summary.of([r.lag for r in results if r.started]).p99,
+            }
+            if rate == _gap_rate(plan):
+                for result in complete:
+                    gaps[name] += result.gaps()
+                    coalesced[name] += result.coalesced_reads
+    return {
+        "ladder": {
+            name: {str(rate): row for rate, row in rows.items()} for name, rows in ladder.items()
+        },
+        "sustained": _sustained(ladder, names),
+        "gaps": {
+            name: {
+                "rate": _gap_rate(plan),
+                **Summary.of(gaps[name]).as_dict(),
+                "coalesced_reads": coalesced[name],
+                "nominal_ms": plan.stream_gap_ms,
+            }
+            for name in names
+        },
+    }
+
+
+def _gap_rate(plan: Plan) -> int:
+    return 50 if 50 in plan.s3_rates else plan.s3_rates[0]
+
+
+def _sustained(
+    ladder: dict[str, dict[int, dict[str, Any]]], names: Sequence[str]
+) -> dict[str, Any]:
+    """Per gateway, the highest rate up to which every rung was sustained."""
+    result: dict[str, Any] = {}
+    direct = ladder.get(DIRECT, {})
+    for name in names:
+        best = 0
+        for rate, row in sorted(ladder[name].items()):
+            base = direct.get(rate)
+            added_p99 = row["ttfb"]["p99_ms"] - (base["ttfb"]["p99_ms"] if base else 0.0)
+            every = row["complete"] == row["offered"]
+            if not every or (name != DIRECT and not added_p99 <= SUSTAINED_ADDED_TTFB_P99_MS):
+                break
+            best = rate
+        result[name] = best
+    return result
+
+
+# -- S5 / S6: many open streams, then every client leaves at once -----------------------------
+
+
+async def s5_s6_open_streams(run: Run, names: Sequence[str], storm_token: str) -> dict[str, Any]:
+    plan = run.plan
+    out: dict[str, Any] = {}
+    for name in names:
+        target = run.targets[name]
+        rounds = plan.s5_rounds if name != DIRECT else 1
+        out[name] = {"rounds": []}
+        for round_number in range(rounds):
+            token = storm_token if name == PORTAL else None
+            with run.watch(f"S5/S6 {name} #{round_number + 1}"):
+                row = await _storm_round(run, target, round_number, token)
+            out[name]["rounds"].append(row)
+    return out
+
+
+async def _storm_round(run: Run, target: Target, number: int, token: str | None) -> dict[str, Any]:
+    plan = run.plan
+    count = plan.s5_streams
+    client = _client(target, timeout=60)
+    run.reset_stub()
+    gc.collect()
+    await asyncio.sleep(0.5)
+    pid = target.pid
+    before = {"rss_kib": system.rss_kib(pid), "sockets": system.open_sockets(pid)} if pid else {}
+    # Long streams (a token every 100 ms for a minute) opened at 250/s.
+    sids = [f"{target.name}-{number}-{i}" for i in range(count)]
+    started = time.perf_counter()
+    opened: dict[str, Stream] = {}
+
+    async def open_one(index: int, delay: float) -> None:
+        await asyncio.sleep(delay)
+        sid = sids[index]
+        request = stream_call(target, tokens=600, gap_ms=100, sid=sid, token=token)
+        opened[sid] = await client.open_stream(request)
+
+    tasks = [asyncio.create_task(open_one(i, i / 250)) for i in range(count)]
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    failed = [r for r in results if isinstance(r, BaseException)]
+    open_seconds = time.perf_counter() - started
+    await asyncio.sleep(1.0)
+    stub_open = run.stub_stats()["openStreams"]
+    during = {"rss_kib": system.rss_kib(pid), "sockets": system.open_sockets(pid)} if pid else {}
+    # The storm: every client leaves at once.
+    for stream in opened.values():
+        stream.hang_up()
+    deadline = time.monotonic() + 15
+    stats = run.stub_stats()
+    while stats["openStreams"] and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+        stats = run.stub_stats()
+    left_at = {sid: stream.exchange.closed_at for sid, stream in opened.items()}
+    delays = [
+        abort["at"] - left_at[abort["sid"]] for abort in stats["aborts"] if abort["sid"] in left_at
+    ]
+    await asyncio.sleep(2.0)
+    gc.collect()
+    after = {"rss_kib": system.rss_kib(pid), "sockets": system.open_sockets(pid)} if pid else {}
+    client.close()
+    row: dict[str, Any] = {
+        "streams": count,
+        "opened": len(opened),
+        "failed_to_open": len(failed),
+        "open_seconds": round(open_seconds, 2),
+        "stub_open_streams": stub_open,
+        "stub_still_open_after": stats["openStreams"],
+        "upstream_closed": len(delays),
+        "close_delay": Summary.of(delays).as_dict(),
+        "before": before,
+        "during": during,
+        "after": after,
+    }
+    if pid and opened:
+        row["kib_per_stream"] = round((during["rss_kib"] - before["rss_kib"]) / len(opened), 1)
+    return row
+
+
+# -- S7: rejections ---------------------------------------------------------------------------
+
+
+async def s7_rejections(run: Run) -> dict[str, Any]:
+    """Refused calls: their cost against a forwarded call, and that none reached the stub."""
+    plan = run.plan
+    target = run.targets[PORTAL]
+    cases = {
+        "bad token": (run.tokens["bad"], 401),
+        "wrong scope": (run.tokens["scope"], 403),
+        "over limit": (run.tokens["limited"], 429),
+    }
+    out: dict[str, Any] = {}
+    run.reset_stub()
+    for case, (token, status) in cases.items():
+        request = list_call(target, token)
+        client = _client(target)
+        await run_closed_loop(client, request, count=100, seconds=5)
+        with run.watch(f"S7 {case}"):
+            results = await run_closed_loop(
+                client, request, count=plan.s7_calls, seconds=plan.s7_seconds
+            )
+        client.close()
+        statuses = {r.status for r in results}
+        script = run.run_dir / f"wrk-s7-{status}.lua"
+        system.wrk_lua(script, "GET", target.headers(token), "")
+        with run.watch(f"S7 {case} wrk"):
+            saturation = system.run_wrk(
+                target.url + LIST_PATH,
+                script,
+                seconds=max(1.0, plan.s7_seconds),
+                connections=plan.s2_connections,
+                cpu=run.client_cpu,
+            )
+        out[case] = {
+            "status": sorted(statuses),
+            "expected_status": status,
+            **Summary.of([r.done - r.started for r in results if r.done]).as_dict(),
+            "rps": saturation["rps"],
+        }
+    reached = run.stub_stats()["requests"]
+    run.check(
+        "rejections never reach the stub",
+        not reached,
+        f"the stub saw {sum(reached.values())} requests during S7",
+    )
+    return out
