@@ -34,6 +34,7 @@ from bench.gateway.targets import (
     LITELLM_MASTER_KEY,
     LITELLM_VERSION,
     ROOT,
+    litellm_binary,
     portal_env,
     prepare_portal,
     stack_in,
@@ -42,7 +43,6 @@ from bench.gateway.targets import (
     start_portal,
     start_redis,
     start_stub,
-    litellm_binary,
     usage_rows,
 )
 

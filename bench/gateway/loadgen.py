@@ -15,6 +15,7 @@ kept as ``lag`` and reported, so a client that could not keep up is visible.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ def arrivals(rate: float, seconds: float) -> list[float]:
     """Start offsets (seconds from the beginning) of a fixed schedule of ``rate`` calls/s."""
     if rate <= 0 or seconds <= 0:
         return []
-    count = int(round(rate * seconds))
+    count = round(rate * seconds)
     return [index / rate for index in range(count)]
 
 
@@ -68,7 +69,7 @@ class Exchange:
 
     def gaps(self) -> list[float]:
         times = self.token_times
-        return [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
+        return [later - earlier for earlier, later in itertools.pairwise(times)]
 
 
 class _Connection(asyncio.Protocol):
@@ -237,7 +238,7 @@ async def run_open_loop(
     request: Callable[[int], bytes],
     schedule: list[float],
     *,
-    timeout: float = 30.0,
+    wait_at_most: float = 30.0,
 ) -> list[Exchange]:
     """Start call ``i`` at ``schedule[i]`` seconds whatever the others are doing."""
     start = time.perf_counter() + 0.01
@@ -249,7 +250,7 @@ async def run_open_loop(
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(client.call(request(index), due=due)))
     if tasks:
-        await asyncio.wait(tasks, timeout=timeout)
+        await asyncio.wait(tasks, timeout=wait_at_most)
     results = []
     for task in tasks:
         if task.done():

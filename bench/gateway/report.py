@@ -43,8 +43,9 @@ def goals(results: Results) -> list[dict[str, Any]]:
         r99 = ratio(portal_p99, nginx_p99, floor=goals_.NGINX_FLOOR_MS)
         add(
             "added p50 / p99, plain call",
-            f"≤ {goals_.GOAL_ADDED_P50_VS_NGINX:g}× / ≤ {goals_.GOAL_ADDED_P99_VS_NGINX:g}× nginx's",
-            f"{_ms(portal_p50)} / {_ms(portal_p99)} ms = {r50:.1f}× / {r99:.1f}× nginx's "
+            f"≤ {goals_.GOAL_ADDED_P50_VS_NGINX:g}x / "
+            f"≤ {goals_.GOAL_ADDED_P99_VS_NGINX:g}x nginx's",
+            f"{_ms(portal_p50)} / {_ms(portal_p99)} ms = {r50:.1f}x / {r99:.1f}x nginx's "
             f"({_ms(nginx_p50)} / {_ms(nginx_p99)} ms)",
             r50 <= goals_.GOAL_ADDED_P50_VS_NGINX and r99 <= goals_.GOAL_ADDED_P99_VS_NGINX,
         )
@@ -68,14 +69,14 @@ def goals(results: Results) -> list[dict[str, Any]]:
             times = portal_rps / litellm_rps
             add(
                 "req/s against LiteLLM (a completion)",
-                f"≥ {goals_.GOAL_RPS_VS_LITELLM:g}× LiteLLM's",
-                f"{portal_rps:,.0f} vs {litellm_rps:,.0f} req/s = {times:.1f}×",
+                f"≥ {goals_.GOAL_RPS_VS_LITELLM:g}x LiteLLM's",
+                f"{portal_rps:,.0f} vs {litellm_rps:,.0f} req/s = {times:.1f}x",
                 times >= goals_.GOAL_RPS_VS_LITELLM,
             )
     elif "litellm_skipped" in results:
         add(
             "against LiteLLM",
-            "≤ 1/10 added, ≥ 8× req/s",
+            "≤ 1/10 added, ≥ 8x req/s",
             f"not measured: {results['litellm_skipped']}",
             None,
         )
@@ -184,7 +185,7 @@ def goals(results: Results) -> list[dict[str, Any]]:
 
 
 def quick_verdict(results: Results, max_ratio: float) -> tuple[bool, str]:
-    """The CI rule: the portal's added p50 at most ``max_ratio`` × nginx's, in the same run."""
+    """The CI rule: the portal's added p50 at most ``max_ratio`` x nginx's, in the same run."""
     plain = results.get("s1", {}).get("list", {})
     portal = _added(plain, PORTAL, DIRECT, "p50_ms")
     nginx = _added(plain, NGINX, DIRECT, "p50_ms")
@@ -192,8 +193,8 @@ def quick_verdict(results: Results, max_ratio: float) -> tuple[bool, str]:
         return False, "the plain call was not measured on the portal and nginx"
     value = ratio(portal, nginx, floor=goals_.NGINX_FLOOR_MS)
     text = (
-        f"portal adds {_ms(portal)} ms p50, nginx {_ms(nginx)} ms: {value:.1f}× "
-        f"(allowed {max_ratio:g}×, nginx counted as at least {goals_.NGINX_FLOOR_MS:g} ms)"
+        f"portal adds {_ms(portal)} ms p50, nginx {_ms(nginx)} ms: {value:.1f}x "
+        f"(allowed {max_ratio:g}x, nginx counted as at least {goals_.NGINX_FLOOR_MS:g} ms)"
     )
     return value <= max_ratio, text
 
@@ -205,7 +206,8 @@ def markdown(results: Results) -> str:
     meta = results["meta"]
     lines = [
         f"Gateway benchmark ({results['plan']['name']} run), {meta['date']}: "
-        f"{meta['machine']['cpus']} CPUs ({meta['machine']['cpu']}), Linux {meta['machine']['kernel']}, "
+        f"{meta['machine']['cpus']} CPUs ({meta['machine']['cpu']}), "
+        f"Linux {meta['machine']['kernel']}, "
         f"Python {meta['machine']['python']}; load average before/after "
         f"{_load(meta['load_before'])} / {_load(meta['load_after'])}. "
         f"Gateways pinned to CPU {meta['proxy_cpu']}, stub, Redis and client to CPU "
@@ -232,7 +234,10 @@ def details(results: Results) -> str:
         out += [
             f"### S1: one {kind} call at a time (ms)",
             "",
-            "| target | calls | p50 | p90 | p99 | added p50 | added p99 | failed | p50 per repetition |",
+            _row(
+                *("target", "calls", "p50", "p90", "p99", "added p50", "added p99", "failed"),
+                "p50 per repetition",
+            ),
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
         ]
         for name, row in rows.items():
@@ -247,15 +252,22 @@ def details(results: Results) -> str:
         out.append("")
     for kind, rows in results.get("s2", {}).items():
         out += [
-            f"### S2: saturation, {kind} call (wrk, 1 thread, {results['plan']['s2_connections']} connections)",
+            f"### S2: saturation, {kind} call "
+            f"(wrk, 1 thread, {results['plan']['s2_connections']} connections)",
             "",
             "| target | req/s (median) | per repetition | p50 ms | p99 ms | non-2xx |",
             "| --- | ---: | --- | ---: | ---: | ---: |",
         ]
         for name, row in rows.items():
             out.append(
-                f"| {name} | {row['rps']:,.0f} | {', '.join(f'{v:,}' for v in row['rps_per_rep'])} | "
-                f"{_ms(row.get('p50_ms', math.nan))} | {_ms(row.get('p99_ms', math.nan))} | {row['non_2xx']:.0f} |"
+                _row(
+                    name,
+                    f"{row['rps']:,.0f}",
+                    ", ".join(f"{v:,}" for v in row["rps_per_rep"]),
+                    _ms(row.get("p50_ms", math.nan)),
+                    _ms(row.get("p99_ms", math.nan)),
+                    f"{row['non_2xx']:.0f}",
+                )
             )
         out.append("")
     s3 = results.get("s3")
@@ -279,11 +291,13 @@ def details(results: Results) -> str:
         sustained = ", ".join(f"{k} {v}/s" for k, v in s3["sustained"].items())
         out += [
             "",
-            f"Sustained (every stream complete, added TTFB p99 ≤ {goals_.SUSTAINED_ADDED_TTFB_P99_MS:g} ms): {sustained}.",
+            "Sustained (every stream complete, added TTFB p99 "
+            f"≤ {goals_.SUSTAINED_ADDED_TTFB_P99_MS:g} ms): {sustained}.",
             "",
         ]
         out += [
-            f"### S4: inter-token gaps at {next(iter(s3['gaps'].values()))['rate']} streams/s (nominal {results['plan']['stream_gap_ms']:g} ms)",
+            f"### S4: inter-token gaps at {next(iter(s3['gaps'].values()))['rate']} streams/s "
+            f"(nominal {results['plan']['stream_gap_ms']:g} ms)",
             "",
             "| target | gaps | p50 ms | p99 ms | max ms | reads with several tokens |",
             "| --- | ---: | ---: | ---: | ---: | ---: |",
@@ -299,7 +313,16 @@ def details(results: Results) -> str:
         out += [
             "### S5 / S6: open streams, then every client leaves at once",
             "",
-            "| target | round | opened | KiB per stream | upstream closed | close delay p50 / p99 / max ms | RSS before / open / after KiB | sockets before / open / after |",
+            _row(
+                "target",
+                "round",
+                "opened",
+                "KiB per stream",
+                "upstream closed",
+                "close delay p50 / p99 / max ms",
+                "RSS before / open / after KiB",
+                "sockets before / open / after",
+            ),
             "| --- | ---: | ---: | ---: | ---: | --- | --- | --- |",
         ]
         for name, data in s5.items():
@@ -317,7 +340,8 @@ def details(results: Results) -> str:
                 )
                 out.append(
                     f"| {name} | {number} | {row['opened']:,} | {row.get('kib_per_stream', '-')} | "
-                    f"{row['upstream_closed']:,} | {_ms(delay['p50_ms'])} / {_ms(delay['p99_ms'])} / {_ms(delay['max_ms'])} | "
+                    f"{row['upstream_closed']:,} | "
+                    f"{_ms(delay['p50_ms'])} / {_ms(delay['p99_ms'])} / {_ms(delay['max_ms'])} | "
                     f"{rss} | {socks} |"
                 )
         out.append("")
@@ -359,6 +383,10 @@ def update_readme(readme: str, table: str) -> str:
     if start < 0 or end < start:
         raise ValueError(f"README.md has no {README_START} ... {README_END} section")
     return readme[: start + len(README_START)] + "\n" + table.rstrip("\n") + "\n" + readme[end:]
+
+
+def _row(*cells: str) -> str:
+    return "| " + " | ".join(cells) + " |"
 
 
 def _ms(value: float) -> str:

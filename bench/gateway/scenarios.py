@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -200,11 +200,10 @@ async def s3_stream_ladder(run: Run, names: Sequence[str]) -> dict[str, Any]:
                 request = stream_call(target, tokens=plan.stream_tokens, gap_ms=plan.stream_gap_ms)
                 # A few streams first, so that the pools (the client's and the gateway's
                 # upstream one) hold some connections before the clock starts.
-                await run_open_loop(client, lambda _i: request, arrivals(rate, 0.5))
+                same = _always(request)
+                await run_open_loop(client, same, arrivals(rate, 0.5))
                 with run.watch(f"S3 {rate}/s {name} #{rep + 1}"):
-                    results = await run_open_loop(
-                        client, lambda _i: request, arrivals(rate, plan.s3_seconds)
-                    )
+                    results = await run_open_loop(client, same, arrivals(rate, plan.s3_seconds))
                 client.close()
                 collected[name] += results
         for name in names:
@@ -236,6 +235,10 @@ async def s3_stream_ladder(run: Run, names: Sequence[str]) -> dict[str, Any]:
             for name in names
         },
     }
+
+
+def _always(request: bytes) -> Callable[[int], bytes]:
+    return lambda _index: request
 
 
 def _gap_rate(plan: Plan) -> int:

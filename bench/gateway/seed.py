@@ -30,6 +30,7 @@ def _setup() -> None:
 
 
 def world(stub_url: str) -> dict[str, object]:
+    from bench.gateway.targets import UPSTREAM_SECRET
     from tenants.credentials.format import API_PREFIX, compose, new_secret
     from tenants.services import create_partner, onboard_tenant
     from tenants.services.limits import set_account_limits, set_token_rpm
@@ -39,7 +40,7 @@ def world(stub_url: str) -> dict[str, object]:
     partner = create_partner(
         name=f"Bench partner {stamp}",
         upstream_base_url=stub_url,
-        upstream_secret="sk-bench-parent-secret",
+        upstream_secret=UPSTREAM_SECRET,
     )
     tenant = onboard_tenant(parent=partner, name="Bench tenant", email="tenant@bench.example")
     set_account_limits(

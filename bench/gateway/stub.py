@@ -247,7 +247,7 @@ def _jsonl_events(knobs: Knobs) -> list[tuple[int, bytes]]:
                     "createdAt": now,
                 }
             ),
-        ),  # fmt: skip
+        ),
     ]
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 LITELLM_VERSION = "1.93.0"
 LITELLM_MASTER_KEY = "sk-litellm-bench-master"
-UPSTREAM_SECRET = "sk-bench-parent-secret"
+UPSTREAM_SECRET = "sk-bench-parent-secret"  # noqa: S105 (the stub takes any secret)
 
 
 def free_port() -> int:
@@ -121,7 +121,7 @@ def wait_http(
         if not process.alive():
             raise RuntimeError(f"{process.name} exited:\n{process.tail()}")
         try:
-            with urllib.request.urlopen(request, timeout=2) as response:  # noqa: S310 (loopback)
+            with urllib.request.urlopen(request, timeout=2) as response:
                 if response.status < 500:
                     return
         except urllib.error.HTTPError as error:
@@ -137,7 +137,7 @@ def wait_http(
 
 def get_json(url: str, *, method: str = "GET") -> dict[str, object]:
     request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback)
+    with urllib.request.urlopen(request, timeout=10) as response:
         data: dict[str, object] = json.loads(response.read())
         return data
 
@@ -258,7 +258,7 @@ def start_portal(stack: Stack, env: Mapping[str, str], cpu: int | None, token: s
             "warning",
             "--backlog",
             "4096",
-        ],  # fmt: skip
+        ],
         cpu=cpu,
         env=env,
         port=port,
@@ -345,7 +345,7 @@ def litellm_binary(venv: Path) -> Path | str:
                 "--quiet",
                 "--disable-pip-version-check",
                 f"litellm[proxy]=={LITELLM_VERSION}",
-            ],  # fmt: skip
+            ],
             check=True,
             capture_output=True,
             timeout=900,
@@ -402,7 +402,7 @@ def start_litellm(stack: Stack, binary: Path, stub_port: int, cpu: int | None) -
             str(port),
             "--num_workers",
             "1",
-        ],  # fmt: skip
+        ],
         cpu=cpu,
         env=env,
         port=port,
