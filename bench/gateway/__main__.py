@@ -88,6 +88,7 @@ def main() -> int:
             "date": f"{stamp:%Y-%m-%d %H:%M} UTC",
             "machine": system.machine(),
             "load_before": system.load_average(),
+            "cpu_pressure_before": system.cpu_pressure(),
             "proxy_cpu": proxy_cpu,
             "client_cpu": client_cpu,
             "database": "PostgreSQL" if os.environ.get("DATABASE_URL") else "SQLite",
@@ -147,6 +148,7 @@ def main() -> int:
             if not process.alive():
                 print(f"! {process.name} died during the run:\n{process.tail()}", flush=True)
     results["meta"]["load_after"] = system.load_average()
+    results["meta"]["cpu_pressure_after"] = system.cpu_pressure()
     results["meta"]["versions"] = system.versions(litellm_version)
     results["goals"] = report.goals(results)
     summary = report.markdown(results)

@@ -80,6 +80,19 @@ def goals(results: Results) -> list[dict[str, Any]]:
             f"not measured: {results['litellm_skipped']}",
             None,
         )
+    saturated = s2.get("list", {})
+    if saturated.get(PORTAL, {}).get("cpu_us_per_call") and saturated.get(NGINX, {}).get(
+        "cpu_us_per_call"
+    ):
+        portal_cpu = saturated[PORTAL]["cpu_us_per_call"]
+        nginx_cpu = saturated[NGINX]["cpu_us_per_call"]
+        add(
+            "CPU per plain call at saturation (less sensitive to a busy machine)",
+            "(no goal: the cost behind the ratios)",
+            f"portal {portal_cpu:,.0f} µs, nginx {nginx_cpu:,.0f} µs "
+            f"({portal_cpu / nginx_cpu:.1f}x); at most {1e6 / portal_cpu:,.0f} req/s per core",
+            None,
+        )
     rps = s2.get("list", {}).get(PORTAL, {}).get("rps")
     if rps:
         add(
@@ -209,7 +222,8 @@ def markdown(results: Results) -> str:
         f"{meta['machine']['cpus']} CPUs ({meta['machine']['cpu']}), "
         f"Linux {meta['machine']['kernel']}, "
         f"Python {meta['machine']['python']}; load average before/after "
-        f"{_load(meta['load_before'])} / {_load(meta['load_after'])}. "
+        f"{_load(meta['load_before'])} / {_load(meta['load_after'])}"
+        f"{_pressure(meta)}. "
         f"Gateways pinned to CPU {meta['proxy_cpu']}, stub, Redis and client to CPU "
         f"{meta['client_cpu']}; one worker each; database {meta['database']}.",
         "",
@@ -237,8 +251,9 @@ def details(results: Results) -> str:
             _row(
                 *("target", "calls", "p50", "p90", "p99", "added p50", "added p99", "failed"),
                 "p50 per repetition",
+                "CPU µs per call",
             ),
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
         ]
         for name, row in rows.items():
             baseline = base if name in (LITELLM, DIRECT_OPENAI) else DIRECT
@@ -247,7 +262,8 @@ def details(results: Results) -> str:
             out.append(
                 f"| {name} | {row['count']:,} | {_ms(row['p50_ms'])} | {_ms(row['p90_ms'])} | "
                 f"{_ms(row['p99_ms'])} | {_ms(a50)} | {_ms(a99)} | {row['failed']} | "
-                f"{', '.join(_ms(v) for v in row['p50_per_rep_ms'])} |"
+                f"{', '.join(_ms(v) for v in row['p50_per_rep_ms'])} | "
+                f"{_cpu(row.get('cpu_us_per_call'))} |"
             )
         out.append("")
     for kind, rows in results.get("s2", {}).items():
@@ -255,8 +271,11 @@ def details(results: Results) -> str:
             f"### S2: saturation, {kind} call "
             f"(wrk, 1 thread, {results['plan']['s2_connections']} connections)",
             "",
-            "| target | req/s (median) | per repetition | p50 ms | p99 ms | non-2xx |",
-            "| --- | ---: | --- | ---: | ---: | ---: |",
+            _row(
+                *("target", "req/s (median)", "per repetition", "p50 ms", "p99 ms"),
+                *("non-2xx", "CPU µs per call"),
+            ),
+            "| --- | ---: | --- | ---: | ---: | ---: | ---: |",
         ]
         for name, row in rows.items():
             out.append(
@@ -267,6 +286,7 @@ def details(results: Results) -> str:
                     _ms(row.get("p50_ms", math.nan)),
                     _ms(row.get("p99_ms", math.nan)),
                     f"{row['non_2xx']:.0f}",
+                    _cpu(row.get("cpu_us_per_call")),
                 )
             )
         out.append("")
@@ -398,6 +418,20 @@ def _ms(value: float) -> str:
         else f"{value:.1f}"
         if abs(value) < 100
         else f"{value:,.0f}"
+    )
+
+
+def _cpu(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def _pressure(meta: Results) -> str:
+    before, after = meta.get("cpu_pressure_before"), meta.get("cpu_pressure_after")
+    if not before or not after:
+        return ""
+    return (
+        f", CPU pressure (share of time a task waited for a CPU, 60 s) "
+        f"{before.get('avg60', 0):.0f} % / {after.get('avg60', 0):.0f} %"
     )
 
 

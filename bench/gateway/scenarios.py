@@ -100,6 +100,7 @@ async def s1_latency(run: Run, kind: str, names: Sequence[str]) -> dict[str, Any
     samples: dict[str, list[float]] = {name: [] for name in names}
     failures: dict[str, int] = dict.fromkeys(names, 0)
     per_rep: dict[str, list[float]] = {name: [] for name in names}
+    cpu: dict[str, list[float]] = {name: [] for name in names}
     for rep, order in run.orders(names, plan.reps):
         for name in order:
             target = run.targets[name]
@@ -107,10 +108,13 @@ async def s1_latency(run: Run, kind: str, names: Sequence[str]) -> dict[str, Any
             await _warm(target, request, plan.warmup_calls if rep == 0 else 50)
             client = _client(target)
             run.reset_stub()
+            cpu_before = system.cpu_seconds(target.pid) if target.pid else 0.0
             with run.watch(f"S1 {kind} {name} #{rep + 1}"):
                 results = await run_closed_loop(
                     client, request, count=plan.s1_calls, seconds=plan.s1_seconds
                 )
+            if target.pid and results:
+                cpu[name].append((system.cpu_seconds(target.pid) - cpu_before) / len(results))
             client.close()
             good = [r.latency for r in results if r.ok]
             failures[name] += len(results) - len(good)
@@ -123,6 +127,7 @@ async def s1_latency(run: Run, kind: str, names: Sequence[str]) -> dict[str, Any
             **Summary.of(samples[name]).as_dict(),
             "failed": failures[name],
             "p50_per_rep_ms": [round(v, 3) for v in per_rep[name]],
+            "cpu_us_per_call": _cpu_us(cpu[name]),
         }
         for name in names
     }
@@ -156,6 +161,7 @@ def s2_throughput(run: Run, kind: str, names: Sequence[str]) -> dict[str, Any]:
             system.wrk_lua(script, method, headers, body)
             url = target.url + path
             run.reset_stub()
+            cpu_before = system.cpu_seconds(target.pid) if target.pid else 0.0
             with run.watch(f"S2 {kind} {name} #{rep + 1}"):
                 result = system.run_wrk(
                     url,
@@ -164,6 +170,9 @@ def s2_throughput(run: Run, kind: str, names: Sequence[str]) -> dict[str, Any]:
                     connections=plan.s2_connections,
                     cpu=run.client_cpu,
                 )
+            if target.pid and result["requests"]:
+                spent = system.cpu_seconds(target.pid) - cpu_before
+                result["cpu_us_per_call"] = round(spent / result["requests"] * 1e6, 1)
             rows[name].append(result)
             if name == PORTAL:
                 seen = run.stub_stats()["requests"].get(f"{method} {path}", 0)
@@ -174,6 +183,13 @@ def s2_throughput(run: Run, kind: str, names: Sequence[str]) -> dict[str, Any]:
                     f"({result['non_2xx']:.0f} not 2xx), the stub saw {seen}",
                 )
     return {name: _median_row(rows[name]) for name in names}
+
+
+def _cpu_us(per_call: list[float]) -> float | None:
+    """The median over repetitions, in microseconds (None: no process of its own)."""
+    if not per_call:
+        return None
+    return round(sorted(per_call)[len(per_call) // 2] * 1e6, 1)
 
 
 def _median_row(rows: list[dict[str, float]]) -> dict[str, Any]:

@@ -48,6 +48,16 @@ def load_average() -> list[float]:
     return [round(value, 2) for value in os.getloadavg()]
 
 
+def cpu_pressure() -> dict[str, float]:
+    """The share of time some runnable task waited for a CPU (PSI, /proc/pressure/cpu): how
+    busy the machine was with other work."""
+    for line in _read("/proc/pressure/cpu").splitlines():
+        if line.startswith("some "):
+            fields = dict(item.split("=", 1) for item in line.split()[1:])
+            return {key: float(fields[key]) for key in ("avg10", "avg60") if key in fields}
+    return {}
+
+
 def listen_overflows() -> int:
     """``TcpExtListenOverflows`` (as nstat names it): connections dropped because a listen
     queue was full, machine-wide. Read from /proc/net/netstat, the counter nstat shows."""
@@ -69,6 +79,17 @@ def tree(pid: int) -> list[int]:
         for child in _read(str(task / "children")).split():
             found += tree(int(child))
     return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of the process (all its threads) and its children so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for member in tree(pid):
+        fields = _read(f"/proc/{member}/stat").rsplit(")", 1)[-1].split()
+        if len(fields) > 12:
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
 
 
 def rss_kib(pid: int) -> int:

@@ -42,7 +42,22 @@ def _results(portal_p50: float = 0.5, nginx_p50: float = 0.2) -> dict[str, objec
                 "nginx": _latency(0.1 + nginx_p50, 0.8),
             }
         },
-        "s2": {"list": {"portal": {"rps": 1800.0, "rps_per_rep": [1800], "non_2xx": 0}}},
+        "s2": {
+            "list": {
+                "portal": {
+                    "rps": 1800.0,
+                    "rps_per_rep": [1800],
+                    "non_2xx": 0,
+                    "cpu_us_per_call": 500.0,
+                },
+                "nginx": {
+                    "rps": 9000.0,
+                    "rps_per_rep": [9000],
+                    "non_2xx": 0,
+                    "cpu_us_per_call": 40,
+                },
+            }
+        },
         "s3": {
             "ladder": {
                 "direct": {"50": {"ttfb": {"p50_ms": 0.5, "p99_ms": 2.0}}},
@@ -87,6 +102,13 @@ def test_goals_read_throughput_ttfb_and_gaps_and_say_what_was_not_measured():
     skipped = _goal(rows, "against LiteLLM")
     assert skipped["met"] is None
     assert "quick mode" in str(skipped["value"])
+
+
+def test_the_cpu_per_call_is_shown_beside_the_goals_without_a_verdict():
+    row = _goal(report.goals(_results()), "CPU per plain call at saturation")
+
+    assert row["value"] == "portal 500 µs, nginx 40 µs (12.5x); at most 2,000 req/s per core"
+    assert row["met"] is None
 
 
 def test_the_quick_verdict_fails_only_past_the_allowed_ratio():
