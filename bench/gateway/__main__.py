@@ -29,7 +29,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from bench.gateway import report, scenarios, system
 from bench.gateway.calls import DIRECT, DIRECT_OPENAI, LITELLM, NGINX, PORTAL, Target
-from bench.gateway.plan import FULL, QUICK, Plan
+from bench.gateway.plan import FULL, QUICK, QUICK_MAX_RATIO, Plan
 from bench.gateway.targets import (
     LITELLM_MASTER_KEY,
     LITELLM_VERSION,
@@ -47,9 +47,6 @@ from bench.gateway.targets import (
 )
 
 RESULTS = ROOT / "bench" / "results"
-# The quick mode's rule (CI): the portal's added p50 on the plain call may be at most this many
-# times nginx's, measured in the same run.
-QUICK_MAX_RATIO = 6.0
 
 
 def main() -> int:

@@ -198,16 +198,24 @@ def goals(results: Results) -> list[dict[str, Any]]:
 
 
 def quick_verdict(results: Results, max_ratio: float) -> tuple[bool, str]:
-    """The CI rule: the portal's added p50 at most ``max_ratio`` x nginx's, in the same run."""
+    """The CI rule: the portal's added p50 at most ``max_ratio`` x nginx's, in the same run.
+
+    Each target's p50 is its best repetition: other work on the machine only ever adds
+    latency, so the best of a few short repetitions is the one least disturbed, for every
+    target alike. nginx counts as adding at least ``QUICK_NGINX_FLOOR_MS``, so that its few
+    microseconds, within noise, cannot swing the ratio.
+    """
     plain = results.get("s1", {}).get("list", {})
-    portal = _added(plain, PORTAL, DIRECT, "p50_ms")
-    nginx = _added(plain, NGINX, DIRECT, "p50_ms")
-    if math.isnan(portal) or math.isnan(nginx):
+    try:
+        best = {name: min(plain[name]["p50_per_rep_ms"]) for name in (DIRECT, PORTAL, NGINX)}
+    except (KeyError, ValueError):
         return False, "the plain call was not measured on the portal and nginx"
-    value = ratio(portal, nginx, floor=goals_.NGINX_FLOOR_MS)
+    portal, nginx = best[PORTAL] - best[DIRECT], best[NGINX] - best[DIRECT]
+    value = ratio(portal, nginx, floor=goals_.QUICK_NGINX_FLOOR_MS)
     text = (
-        f"portal adds {_ms(portal)} ms p50, nginx {_ms(nginx)} ms: {value:.1f}x "
-        f"(allowed {max_ratio:g}x, nginx counted as at least {goals_.NGINX_FLOOR_MS:g} ms)"
+        f"portal adds {_ms(portal)} ms p50, nginx {_ms(nginx)} ms (best repetitions): "
+        f"{value:.1f}x (allowed {max_ratio:g}x, nginx counted as at least "
+        f"{goals_.QUICK_NGINX_FLOOR_MS:g} ms)"
     )
     return value <= max_ratio, text
 
