@@ -314,7 +314,14 @@ async def _forward_watched(
         await send(message)
 
     try:
-        return await forward(request, identity, body, send_watched, keep_up_to=keep_up_to)
+        return await forward(
+            request,
+            identity,
+            body,
+            send_watched,
+            keep_up_to=keep_up_to,
+            on_disconnect=watch.on_disconnect,
+        )
     except asyncio.CancelledError:
         if not watch.disconnected:
             raise
