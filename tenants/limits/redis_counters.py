@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from portal.redis_clients import client_options
 from tenants.limits.counters import Adjustment, Verdict
 from tenants.limits.policy import RATE_WINDOW_SECONDS, Check
 
@@ -129,11 +130,7 @@ class _Lane:
     def __init__(self, url: str) -> None:
         import redis.asyncio
 
-        self._pool = redis.asyncio.ConnectionPool.from_url(
-            url,
-            socket_timeout=TIMEOUT_SECONDS,
-            socket_connect_timeout=TIMEOUT_SECONDS,
-        )
+        self._pool = redis.asyncio.ConnectionPool.from_url(url, **client_options(TIMEOUT_SECONDS))
         self._idle: list[redis.asyncio.Connection] = []
         self._waiters: deque[asyncio.Future[redis.asyncio.Connection | None]] = deque()
         self._open = 0
