@@ -356,15 +356,9 @@ def details(results: Results) -> str:
         for name, data in s5.items():
             for number, row in enumerate(data["rounds"], 1):
                 delay = row["close_delay"]
-                rss = (
-                    "/".join(f"{row[k].get('rss_kib', 0):,}" for k in ("before", "during", "after"))
-                    if row["before"]
-                    else "-"
-                )
-                socks = (
-                    "/".join(str(row[k].get("sockets", 0)) for k in ("before", "during", "after"))
-                    if row["before"]
-                    else "-"
+                rss, socks = (
+                    _before_during_after(row, "rss_kib"),
+                    _before_during_after(row, "sockets"),
                 )
                 out.append(
                     f"| {name} | {number} | {row['opened']:,} | {row.get('kib_per_stream', '-')} | "
@@ -411,6 +405,12 @@ def update_readme(readme: str, table: str) -> str:
     if start < 0 or end < start:
         raise ValueError(f"README.md has no {README_START} ... {README_END} section")
     return readme[: start + len(README_START)] + "\n" + table.rstrip("\n") + "\n" + readme[end:]
+
+
+def _before_during_after(row: Results, key: str) -> str:
+    if not row["before"]:
+        return "-"
+    return " / ".join(f"{row[moment].get(key, 0):,}" for moment in ("before", "during", "after"))
 
 
 def _row(*cells: str) -> str:
