@@ -88,5 +88,6 @@ NGINX_FLOOR_MS = 0.03
 # that a busy machine must not trip, not the goal (which the full run reports).
 QUICK_NGINX_FLOOR_MS = 0.1
 QUICK_MAX_RATIO = 10.0
+QUICK_BUSY_PRESSURE = 25.0
 # The new stream ladder rung the TTFB goal is read at.
 TTFB_GOAL_RATE = 50

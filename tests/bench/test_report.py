@@ -207,3 +207,13 @@ def test_the_stub_reads_its_knobs_from_the_query_string():
     assert (knobs.tokens, knobs.gap, knobs.first, knobs.sid) == (5, 0.0025, 0.1, "s-1")
     assert defaults.with_query(b"") is defaults
     assert defaults.with_query(b"fail=503").fail == 503
+
+
+def test_a_busy_machine_is_named_as_the_reason_not_to_judge():
+    quiet, busy = _results(), _results()
+    quiet["s1_cpu_pressure"] = {"avg10": 3.0, "avg60": 5.0}
+    busy["s1_cpu_pressure"] = {"avg10": 70.0, "avg60": 60.0}
+
+    assert report.too_busy_to_judge(quiet) == ""
+    assert "CPU pressure 70 %" in report.too_busy_to_judge(busy)
+    assert report.too_busy_to_judge(_results()) == ""  # no pressure figures: judged
