@@ -154,8 +154,21 @@ class _Lane:
             waiter: asyncio.Future[redis.asyncio.Connection | None]
             waiter = asyncio.get_running_loop().create_future()
             self._waiters.append(waiter)
-            async with asyncio.timeout(TIMEOUT_SECONDS):
-                handed = await waiter
+            try:
+                async with asyncio.timeout(TIMEOUT_SECONDS):
+                    handed = await waiter
+            except BaseException:
+                # Timed out or cancelled: a connection handed over in the meantime must not be
+                # lost with us (it would count as open forever, and the lane would run dry).
+                if waiter.done() and not waiter.cancelled():
+                    late = waiter.result()
+                    if late is not None:
+                        self._give_back(late)
+                    else:
+                        self._hand(None)  # the right to open one passes to the next waiter
+                else:
+                    waiter.cancel()
+                raise
             if handed is not None:
                 return handed
         self._open += 1
@@ -167,22 +180,22 @@ class _Lane:
             raise
         return connection
 
-    def _give_back(self, connection: redis.asyncio.Connection) -> None:
+    def _hand(self, connection: redis.asyncio.Connection | None) -> bool:
+        """Give the first live waiter a connection, or (None) the right to open one."""
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
                 waiter.set_result(connection)
-                return
-        self._idle.append(connection)
+                return True
+        return False
+
+    def _give_back(self, connection: redis.asyncio.Connection) -> None:
+        if not self._hand(connection):
+            self._idle.append(connection)
 
     async def _drop(self, connection: redis.asyncio.Connection) -> None:
         self._open -= 1
-        # A waiter may now open a connection of its own.
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                break
+        self._hand(None)
         await asyncio.shield(connection.disconnect())
 
 
