@@ -322,6 +322,14 @@ async def _storm_round(run: Run, target: Target, number: int, token: str | None)
     results = await asyncio.gather(*tasks, return_exceptions=True)
     failed = [r for r in results if isinstance(r, BaseException)]
     open_seconds = time.perf_counter() - started
+    # A refusal has a first byte too: only streams answered 200 count as open.
+    refused: dict[str, int] = {}
+    for sid, stream in list(opened.items()):
+        if stream.exchange.status != 200:
+            status = str(stream.exchange.status)
+            refused[status] = refused.get(status, 0) + 1
+            stream.hang_up()
+            del opened[sid]
     await asyncio.sleep(1.0)
     stub_open = run.stub_stats()["openStreams"]
     during = {"rss_kib": system.rss_kib(pid), "sockets": system.open_sockets(pid)} if pid else {}
@@ -345,6 +353,7 @@ async def _storm_round(run: Run, target: Target, number: int, token: str | None)
         "streams": count,
         "opened": len(opened),
         "failed_to_open": len(failed),
+        "refused": refused,
         "open_seconds": round(open_seconds, 2),
         "stub_open_streams": stub_open,
         "stub_still_open_after": stats["openStreams"],
@@ -393,6 +402,11 @@ async def s7_rejections(run: Run) -> dict[str, Any]:
                 connections=plan.s2_connections,
                 cpu=run.client_cpu,
             )
+        run.check(
+            f"S7 {case} answered {status}",
+            statuses == {status},
+            f"statuses {sorted(statuses)} of {len(results)} calls",
+        )
         out[case] = {
             "status": sorted(statuses),
             "expected_status": status,
