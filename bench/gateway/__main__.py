@@ -10,7 +10,7 @@ Targets, measured one after the other in each cell, order alternating: (a) clien
 → stub, (c) client → nginx (``proxy_buffering off``, upstream keepalive) → stub, the floor,
 (d) client → LiteLLM proxy → the stub's OpenAI-shaped variant, when LiteLLM installs (its own
 throwaway venv under var/bench/). Gateways are pinned to one core, the stub, Redis and the
-client to the other. See bench/README section in the project README for what each scenario is.
+client to the other. The README's "Benchmarks" section says what each scenario measures.
 """
 
 from __future__ import annotations
@@ -27,17 +27,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from bench.gateway import report, scenarios, system
+from bench.gateway import goals, report, scenarios, streams, system
 from bench.gateway.calls import DIRECT, DIRECT_OPENAI, LITELLM, NGINX, PORTAL, Target
 from bench.gateway.plan import FULL, QUICK, QUICK_MAX_RATIO, Plan
+from bench.gateway.processes import ROOT, stack_in
 from bench.gateway.targets import (
     LITELLM_MASTER_KEY,
     LITELLM_VERSION,
-    ROOT,
     litellm_binary,
     portal_env,
     prepare_portal,
-    stack_in,
     start_litellm,
     start_nginx,
     start_portal,
@@ -147,7 +146,7 @@ def main() -> int:
     results["meta"]["load_after"] = system.load_average()
     results["meta"]["cpu_pressure_after"] = system.cpu_pressure()
     results["meta"]["versions"] = system.versions(litellm_version)
-    results["goals"] = report.goals(results)
+    results["goals"] = goals.evaluate(results)
     summary = report.markdown(results)
     text = "# Gateway benchmark\n\n" + summary + "\n" + report.details(results)
     out_dir = args.out or (RESULTS if plan is FULL else run_dir)
@@ -162,8 +161,8 @@ def main() -> int:
         readme.write_text(report.update_readme(readme.read_text(), summary))
         print("README.md: benchmark table updated", flush=True)
     if plan is QUICK:
-        ok, verdict = report.quick_verdict(results, args.max_ratio)
-        busy = report.too_busy_to_judge(results)
+        ok, verdict = goals.quick_verdict(results, args.max_ratio)
+        busy = goals.too_busy_to_judge(results)
         if not ok and busy:
             print(f"\nquick mode: NOT JUDGED ({busy}): {verdict}", flush=True)
             return 0
@@ -193,10 +192,10 @@ async def _scenarios(
             run, "completion", [name for name in completion if name != DIRECT_OPENAI]
         )
     print("S3/S4: stream ladder and inter-token gaps", flush=True)
-    out["s3"] = await scenarios.s3_stream_ladder(run, names)
+    out["s3"] = await streams.s3_stream_ladder(run, names)
     print("S5/S6: open streams and a disconnect storm", flush=True)
     storm_names = [PORTAL, NGINX] if plan is FULL else [PORTAL]
-    out["s5_s6"] = await scenarios.s5_s6_open_streams(run, storm_names, run.tokens["storm"])
+    out["s5_s6"] = await streams.s5_s6_open_streams(run, storm_names, run.tokens["storm"])
     out["s6_usage"] = await _storm_usage(run, env, world, out["s5_s6"][PORTAL]["rounds"])
     print("S7: rejections", flush=True)
     out["s7"] = await scenarios.s7_rejections(run)
@@ -206,20 +205,23 @@ async def _scenarios(
 async def _storm_usage(
     run: scenarios.Run, env: dict[str, str], world: dict[str, Any], rounds: list[dict[str, Any]]
 ) -> dict[str, int]:
-    """The storm token's usage rows, once the portal's metering buffer has written them."""
-    streams = sum(r["opened"] for r in rounds)
+    """The storm token's usage rows, once the portal's metering buffer has written them: one
+    per call (a refused one too), marked disconnected for every stream that was open."""
+    calls = sum(r["streams"] for r in rounds)
+    opened = sum(r["opened"] for r in rounds)
     token_id = world["token_ids"]["storm"]
     rows: dict[str, int] = {}
     for _ in range(20):
         rows = usage_rows(env, token_id)
-        if rows["rows"] >= streams:
+        if rows["rows"] >= calls:
             break
         await asyncio.sleep(0.5)
-    rows["streams"] = streams
+    rows["streams"], rows["calls"] = opened, calls
     run.check(
         "usage rows of the disconnect storm",
-        rows["rows"] == streams == rows["disconnected"],
-        f"{rows['rows']} rows ({rows['disconnected']} disconnected) for {streams} streams",
+        rows["rows"] == calls and rows["disconnected"] == opened,
+        f"{rows['rows']} rows for {calls} calls, {rows['disconnected']} marked disconnected "
+        f"for {opened} open streams",
     )
     return rows
 

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from bench.gateway import report
-from bench.gateway.targets import ROOT
+from bench.gateway.processes import ROOT
 
 
 def main() -> None:

@@ -1,4 +1,6 @@
-"""The scenarios S1-S7, each measuring every target of the run in one go.
+"""The request scenarios S1, S2 and S7, and what every scenario shares (``Run``).
+
+The stream scenarios, S3 to S6, are in streams.py.
 
 Each returns plain data (dicts of numbers) for the JSON file; ``report.py`` turns it into tables
 and checks the goals. Cells alternate the targets' order between repetitions, so that a target
@@ -7,29 +9,24 @@ is not always measured right after the same other one.
 
 from __future__ import annotations
 
-import asyncio
-import gc
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bench.gateway import system
 from bench.gateway.calls import (
-    DIRECT,
     LIST_PATH,
     PORTAL,
     Target,
     call_route,
     list_call,
     plain_call,
-    stream_call,
 )
-from bench.gateway.loadgen import Client, Exchange, Stream, arrivals, run_closed_loop, run_open_loop
-from bench.gateway.plan import SUSTAINED_ADDED_TTFB_P99_MS, Plan
+from bench.gateway.loadgen import Client, run_closed_loop
+from bench.gateway.plan import Plan
+from bench.gateway.processes import get_json
 from bench.gateway.stats import Summary
-from bench.gateway.targets import get_json
 
 
 @dataclass
@@ -79,12 +76,12 @@ class _Overflows:
             print(f"  ! {self.cell}: {after - self.before} listen queue overflows", flush=True)
 
 
-def _client(target: Target, timeout: float = 30.0) -> Client:
+def client_for(target: Target, timeout: float = 30.0) -> Client:
     return Client("127.0.0.1", target.port, timeout=timeout)
 
 
 async def _warm(target: Target, request: bytes, calls: int) -> None:
-    client = _client(target)
+    client = client_for(target)
     try:
         await run_closed_loop(client, request, count=calls, seconds=10)
     finally:
@@ -106,7 +103,7 @@ async def s1_latency(run: Run, kind: str, names: Sequence[str]) -> dict[str, Any
             target = run.targets[name]
             request = plain_call(kind, target)
             await _warm(target, request, plan.warmup_calls if rep == 0 else 50)
-            client = _client(target)
+            client = client_for(target)
             run.reset_stub()
             cpu_before = system.cpu_seconds(target.pid) if target.pid else 0.0
             with run.watch(f"S1 {kind} {name} #{rep + 1}"):
@@ -198,176 +195,6 @@ def _median_row(rows: list[dict[str, float]]) -> dict[str, Any]:
     return {**middle, "rps_per_rep": [round(row["rps"]) for row in rows]}
 
 
-# -- S3 / S4: the stream ladder and inter-token gaps ------------------------------------------
-
-
-async def s3_stream_ladder(run: Run, names: Sequence[str]) -> dict[str, Any]:
-    """Open loop: new streams at a fixed rate, each ``stream_tokens`` tokens ``gap`` apart."""
-    plan = run.plan
-    ladder: dict[str, dict[int, dict[str, Any]]] = {name: {} for name in names}
-    gaps: dict[str, list[float]] = {name: [] for name in names}
-    coalesced: dict[str, int] = dict.fromkeys(names, 0)
-    for rate in plan.s3_rates:
-        collected: dict[str, list[Exchange]] = {name: [] for name in names}
-        for rep, order in run.orders(names, plan.s3_reps):
-            for name in order:
-                target = run.targets[name]
-                client = _client(target)
-                request = stream_call(target, tokens=plan.stream_tokens, gap_ms=plan.stream_gap_ms)
-                # A few streams first, so that the pools (the client's and the gateway's
-                # upstream one) hold some connections before the clock starts.
-                same = _always(request)
-                await run_open_loop(client, same, arrivals(rate, 0.5))
-                with run.watch(f"S3 {rate}/s {name} #{rep + 1}"):
-                    results = await run_open_loop(client, same, arrivals(rate, plan.s3_seconds))
-                client.close()
-                collected[name] += results
-        for name in names:
-            results = collected[name]
-            complete = [r for r in results if r.ok and r.tokens == plan.stream_tokens]
-            ladder[name][rate] = {
-                "offered": len(results),
-                "complete": len(complete),
-                "ttfb": Summary.of([r.ttfb for r in complete]).as_dict(),
-                "duration": Summary.of([r.latency for r in complete]).as_dict(),
-                "client_lag_p99_ms": Summary.of([r.lag for r in results if r.started]).p99,
-            }
-            if rate == _gap_rate(plan):
-                for result in complete:
-                    gaps[name] += result.gaps()
-                    coalesced[name] += result.coalesced_reads
-    return {
-        "ladder": {
-            name: {str(rate): row for rate, row in rows.items()} for name, rows in ladder.items()
-        },
-        "sustained": _sustained(ladder, names),
-        "gaps": {
-            name: {
-                "rate": _gap_rate(plan),
-                **Summary.of(gaps[name]).as_dict(),
-                "coalesced_reads": coalesced[name],
-                "nominal_ms": plan.stream_gap_ms,
-            }
-            for name in names
-        },
-    }
-
-
-def _always(request: bytes) -> Callable[[int], bytes]:
-    return lambda _index: request
-
-
-def _gap_rate(plan: Plan) -> int:
-    return 50 if 50 in plan.s3_rates else plan.s3_rates[0]
-
-
-def _sustained(
-    ladder: dict[str, dict[int, dict[str, Any]]], names: Sequence[str]
-) -> dict[str, Any]:
-    """Per gateway, the highest rate up to which every rung was sustained."""
-    result: dict[str, Any] = {}
-    direct = ladder.get(DIRECT, {})
-    for name in names:
-        best = 0
-        for rate, row in sorted(ladder[name].items()):
-            base = direct.get(rate)
-            added_p99 = row["ttfb"]["p99_ms"] - (base["ttfb"]["p99_ms"] if base else 0.0)
-            every = row["complete"] == row["offered"]
-            if not every or (name != DIRECT and not added_p99 <= SUSTAINED_ADDED_TTFB_P99_MS):
-                break
-            best = rate
-        result[name] = best
-    return result
-
-
-# -- S5 / S6: many open streams, then every client leaves at once -----------------------------
-
-
-async def s5_s6_open_streams(run: Run, names: Sequence[str], storm_token: str) -> dict[str, Any]:
-    plan = run.plan
-    out: dict[str, Any] = {}
-    for name in names:
-        target = run.targets[name]
-        rounds = plan.s5_rounds if name != DIRECT else 1
-        out[name] = {"rounds": []}
-        for round_number in range(rounds):
-            token = storm_token if name == PORTAL else None
-            with run.watch(f"S5/S6 {name} #{round_number + 1}"):
-                row = await _storm_round(run, target, round_number, token)
-            out[name]["rounds"].append(row)
-    return out
-
-
-async def _storm_round(run: Run, target: Target, number: int, token: str | None) -> dict[str, Any]:
-    plan = run.plan
-    count = plan.s5_streams
-    client = _client(target, timeout=60)
-    run.reset_stub()
-    gc.collect()
-    await asyncio.sleep(0.5)
-    pid = target.pid
-    before = {"rss_kib": system.rss_kib(pid), "sockets": system.open_sockets(pid)} if pid else {}
-    # Long streams (a token every 100 ms for a minute) opened at 250/s.
-    sids = [f"{target.name}-{number}-{i}" for i in range(count)]
-    started = time.perf_counter()
-    opened: dict[str, Stream] = {}
-
-    async def open_one(index: int, delay: float) -> None:
-        await asyncio.sleep(delay)
-        sid = sids[index]
-        request = stream_call(target, tokens=600, gap_ms=100, sid=sid, token=token)
-        opened[sid] = await client.open_stream(request)
-
-    tasks = [asyncio.create_task(open_one(i, i / 250)) for i in range(count)]
-    results = await asyncio.gather(*tasks, return_exceptions=True)
-    failed = [r for r in results if isinstance(r, BaseException)]
-    open_seconds = time.perf_counter() - started
-    # A refusal has a first byte too: only streams answered 200 count as open.
-    refused: dict[str, int] = {}
-    for sid, stream in list(opened.items()):
-        if stream.exchange.status != 200:
-            status = str(stream.exchange.status)
-            refused[status] = refused.get(status, 0) + 1
-            stream.hang_up()
-            del opened[sid]
-    await asyncio.sleep(1.0)
-    stub_open = run.stub_stats()["openStreams"]
-    during = {"rss_kib": system.rss_kib(pid), "sockets": system.open_sockets(pid)} if pid else {}
-    # The storm: every client leaves at once.
-    for stream in opened.values():
-        stream.hang_up()
-    deadline = time.monotonic() + 15
-    stats = run.stub_stats()
-    while stats["openStreams"] and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
-        stats = run.stub_stats()
-    left_at = {sid: stream.exchange.closed_at for sid, stream in opened.items()}
-    delays = [
-        abort["at"] - left_at[abort["sid"]] for abort in stats["aborts"] if abort["sid"] in left_at
-    ]
-    await asyncio.sleep(2.0)
-    gc.collect()
-    after = {"rss_kib": system.rss_kib(pid), "sockets": system.open_sockets(pid)} if pid else {}
-    client.close()
-    row: dict[str, Any] = {
-        "streams": count,
-        "opened": len(opened),
-        "failed_to_open": len(failed),
-        "refused": refused,
-        "open_seconds": round(open_seconds, 2),
-        "stub_open_streams": stub_open,
-        "stub_still_open_after": stats["openStreams"],
-        "upstream_closed": len(delays),
-        "close_delay": Summary.of(delays).as_dict(),
-        "before": before,
-        "during": during,
-        "after": after,
-    }
-    if pid and opened:
-        row["kib_per_stream"] = round((during["rss_kib"] - before["rss_kib"]) / len(opened), 1)
-    return row
-
-
 # -- S7: rejections ---------------------------------------------------------------------------
 
 
@@ -384,7 +211,7 @@ async def s7_rejections(run: Run) -> dict[str, Any]:
     run.reset_stub()
     for case, (token, status) in cases.items():
         request = list_call(target, token)
-        client = _client(target)
+        client = client_for(target)
         await run_closed_loop(client, request, count=100, seconds=5)
         with run.watch(f"S7 {case}"):
             results = await run_closed_loop(

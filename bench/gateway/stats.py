@@ -70,3 +70,12 @@ def ratio(value: float, floor_value: float, *, floor: float) -> float:
 
 def _round(value: float) -> float:
     return value if math.isnan(value) else round(value, 3)
+
+
+def format_ms(value: float | None) -> str:
+    """Milliseconds for a table: two decimals below 10, one below 100, none above."""
+    if value is None or math.isnan(value):
+        return "-"
+    if abs(value) < 10:
+        return f"{value:.2f}"
+    return f"{value:.1f}" if abs(value) < 100 else f"{value:,.0f}"

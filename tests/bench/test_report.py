@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.gateway import report
+from bench.gateway import goals, report
 from bench.gateway.stub import Knobs
 from bench.gateway.system import parse_wrk
 
@@ -78,7 +78,7 @@ def _goal(rows: list[dict[str, object]], metric: str) -> dict[str, object]:
 
 
 def test_the_added_latency_goal_compares_with_nginx_in_the_same_run():
-    rows = report.goals(_results(portal_p50=0.5, nginx_p50=0.2))
+    rows = goals.evaluate(_results(portal_p50=0.5, nginx_p50=0.2))
 
     row = _goal(rows, "added p50 / p99, plain call")
     assert str(row["value"]).startswith("0.50 / 2.00 ms = 2.5x / 4.0x nginx")
@@ -86,13 +86,13 @@ def test_the_added_latency_goal_compares_with_nginx_in_the_same_run():
 
 
 def test_a_portal_adding_more_than_three_times_nginx_misses_the_goal():
-    row = _goal(report.goals(_results(portal_p50=0.7, nginx_p50=0.2)), "added p50 / p99")
+    row = _goal(goals.evaluate(_results(portal_p50=0.7, nginx_p50=0.2)), "added p50 / p99")
 
     assert row["met"] is False
 
 
 def test_goals_read_throughput_ttfb_and_gaps_and_say_what_was_not_measured():
-    rows = report.goals(_results())
+    rows = goals.evaluate(_results())
 
     assert _goal(rows, "req/s at saturation")["met"] is True
     ttfb = _goal(rows, "added TTFB at 50")
@@ -105,18 +105,18 @@ def test_goals_read_throughput_ttfb_and_gaps_and_say_what_was_not_measured():
 
 
 def test_the_cpu_per_call_is_shown_beside_the_goals_without_a_verdict():
-    row = _goal(report.goals(_results()), "CPU per plain call at saturation")
+    row = _goal(goals.evaluate(_results()), "CPU per plain call at saturation")
 
     assert row["value"] == "portal 500 µs, nginx 40 µs (12.5x); at most 2,000 req/s per core"
     assert row["met"] is None
 
 
 def test_the_quick_verdict_fails_only_past_the_allowed_ratio():
-    ok, text = report.quick_verdict(_results(portal_p50=0.5, nginx_p50=0.2), max_ratio=3)
+    ok, text = goals.quick_verdict(_results(portal_p50=0.5, nginx_p50=0.2), max_ratio=3)
     assert ok
     assert "2.5x" in text
 
-    ok, _ = report.quick_verdict(_results(portal_p50=0.8, nginx_p50=0.2), max_ratio=3)
+    ok, _ = goals.quick_verdict(_results(portal_p50=0.8, nginx_p50=0.2), max_ratio=3)
     assert not ok
 
 
@@ -127,14 +127,14 @@ def test_the_quick_verdict_takes_each_targets_best_repetition():
     s1["nginx"]["p50_per_rep_ms"] = [0.3, 0.9]
     s1["direct"]["p50_per_rep_ms"] = [0.1, 0.2]
 
-    ok, text = report.quick_verdict(results, max_ratio=3)
+    ok, text = goals.quick_verdict(results, max_ratio=3)
 
     assert ok
     assert "portal adds 0.50 ms p50, nginx 0.20 ms" in text
 
 
 def test_a_floor_that_adds_nothing_is_counted_as_the_floor_value():
-    ok, text = report.quick_verdict(_results(portal_p50=0.5, nginx_p50=0.0), max_ratio=6)
+    ok, text = goals.quick_verdict(_results(portal_p50=0.5, nginx_p50=0.0), max_ratio=6)
 
     assert ok
     assert "5.0x" in text
@@ -142,7 +142,7 @@ def test_a_floor_that_adds_nothing_is_counted_as_the_floor_value():
 
 def test_the_markdown_summary_is_one_table_with_the_machine_and_versions():
     results = _results()
-    results["goals"] = report.goals(results)
+    results["goals"] = goals.evaluate(results)
 
     text = report.markdown(results)
 
@@ -214,6 +214,6 @@ def test_a_busy_machine_is_named_as_the_reason_not_to_judge():
     quiet["s1_cpu_pressure"] = {"avg10": 3.0, "avg60": 5.0}
     busy["s1_cpu_pressure"] = {"avg10": 70.0, "avg60": 60.0}
 
-    assert report.too_busy_to_judge(quiet) == ""
-    assert "CPU pressure 70 %" in report.too_busy_to_judge(busy)
-    assert report.too_busy_to_judge(_results()) == ""  # no pressure figures: judged
+    assert goals.too_busy_to_judge(quiet) == ""
+    assert "CPU pressure 70 %" in goals.too_busy_to_judge(busy)
+    assert goals.too_busy_to_judge(_results()) == ""  # no pressure figures: judged
