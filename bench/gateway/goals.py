@@ -149,7 +149,7 @@ def evaluate(results: Results) -> list[dict[str, Any]]:
         notes = "" if closed else " (some never closed)"
         if not all_open:
             refused = sum(r["streams"] - r["opened"] for r in s5["rounds"])
-            notes += f" ({refused:,} streams did not open)"
+            notes += f" ({refused:,} {'stream' if refused == 1 else 'streams'} did not open)"
         add(
             "disconnect storm: upstream request closed after the client left",
             f"all within {plan.GOAL_STORM_CLOSE_MS:g} ms",
