@@ -16,6 +16,10 @@ from bench.gateway.plan import SUSTAINED_ADDED_TTFB_P99_MS, Plan
 from bench.gateway.scenarios import Run, client_for
 from bench.gateway.stats import Summary
 
+# New streams per second while S5 opens its streams: well inside what the ladder (S3) shows a
+# gateway sustains, so that S5 measures holding streams, not opening them.
+OPEN_RATE = 100
+
 # -- S3 / S4: the stream ladder and inter-token gaps ------------------------------------------
 
 
@@ -126,7 +130,7 @@ async def _storm_round(run: Run, target: Target, number: int, token: str | None)
     pid = target.pid
     before = {"rss_kib": system.rss_kib(pid), "sockets": system.open_sockets(pid)} if pid else {}
     # Open streams that mostly wait, as a chat whose model thinks (a token a second, for a
-    # minute), opened at 250/s: what an open stream costs, not what relaying tokens costs
+    # minute), opened at OPEN_RATE: what an open stream costs, not what relaying tokens costs
     # (that is S3). 1,000 streams at 10 tokens/s each would be 10,000 relays/s, beyond one core.
     sids = [f"{target.name}-{number}-{i}" for i in range(count)]
     started = time.perf_counter()
@@ -138,7 +142,7 @@ async def _storm_round(run: Run, target: Target, number: int, token: str | None)
         request = stream_call(target, tokens=60, gap_ms=1000, sid=sid, token=token)
         opened[sid] = await client.open_stream(request)
 
-    tasks = [asyncio.create_task(open_one(i, i / 250)) for i in range(count)]
+    tasks = [asyncio.create_task(open_one(i, i / OPEN_RATE)) for i in range(count)]
     results = await asyncio.gather(*tasks, return_exceptions=True)
     failed = [r for r in results if isinstance(r, BaseException)]
     open_seconds = time.perf_counter() - started
