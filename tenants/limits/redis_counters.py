@@ -16,6 +16,7 @@ import secrets
 import weakref
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from portal.redis_clients import client_options
@@ -199,6 +200,16 @@ class _Lane:
         await asyncio.shield(connection.disconnect())
 
 
+# Adjustments per script call: a disconnect storm settles a thousand calls at once.
+_MAX_BATCH = 500
+
+
+@dataclass(slots=True)
+class _Batch:
+    items: list[Adjustment] = field(default_factory=list)
+    waiters: list[asyncio.Future[None]] = field(default_factory=list)
+
+
 class RedisCounters:
     def __init__(self, url: str, prefix: str) -> None:
         self._url = url
@@ -208,6 +219,11 @@ class RedisCounters:
             weakref.WeakKeyDictionary()
         )
         self._shas = {ADMIT: _sha1(ADMIT), ADJUST: _sha1(ADJUST)}
+        # Adjustments waiting for this turn of each loop to end, and the flushes under way.
+        self._batches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Batch] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._flushing: set[asyncio.Task[None]] = set()
 
     def _lane(self) -> _Lane:
         loop = asyncio.get_running_loop()
@@ -240,12 +256,54 @@ class RedisCounters:
         return _verdict(checks, enforced, answer)
 
     async def adjust(self, adjustments: Sequence[Adjustment]) -> None:
+        """Apply ``adjustments``; returns once they are written (or raises).
+
+        The adjustments of every call that settles in the same turn of the event loop go out
+        as one script: when many calls end at once (a disconnect storm, a burst of short
+        completions), one round trip instead of one each (bench/gateway S6: a thousand clients
+        leaving together made a thousand settles queue behind each other).
+        """
         if not adjustments:
             return
-        args: list[Any] = []
-        for item in adjustments:
-            args += [item.amount, item.expires_at]
-        await self._script(ADJUST, [self.key(item.counter) for item in adjustments], args)
+        loop = asyncio.get_running_loop()
+        batch = self._batches.get(loop)
+        if batch is None:
+            batch = self._batches[loop] = _Batch()
+            loop.call_soon(self._start_flush, loop, batch)
+        batch.items.extend(adjustments)
+        done: asyncio.Future[None] = loop.create_future()
+        batch.waiters.append(done)
+        await done
+
+    def _start_flush(self, loop: asyncio.AbstractEventLoop, batch: _Batch) -> None:
+        if self._batches.get(loop) is batch:
+            del self._batches[loop]
+        task = loop.create_task(self._flush(batch))
+        self._flushing.add(task)
+        task.add_done_callback(self._flushing.discard)
+
+    async def _flush(self, batch: _Batch) -> None:
+        error: BaseException | None = None
+        try:
+            for start in range(0, len(batch.items), _MAX_BATCH):
+                items = batch.items[start : start + _MAX_BATCH]
+                args: list[Any] = []
+                for item in items:
+                    args += [item.amount, item.expires_at]
+                await self._script(ADJUST, [self.key(item.counter) for item in items], args)
+        except BaseException as failure:  # handed to every caller, cancellation included
+            error = failure
+        for waiter in batch.waiters:
+            if waiter.done():
+                continue
+            if error is None:
+                waiter.set_result(None)
+            elif isinstance(error, asyncio.CancelledError):
+                waiter.cancel()
+            else:
+                waiter.set_exception(error)
+        if isinstance(error, asyncio.CancelledError):
+            raise error
 
     async def read(self, counters: Sequence[str]) -> list[int]:
         values = await self._lane().client.mget([self.key(counter) for counter in counters])

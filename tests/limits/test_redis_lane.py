@@ -98,3 +98,36 @@ def test_a_call_that_waits_too_long_is_refused_and_leaves_the_lane_working(count
         return opened
 
     assert asyncio.run(starve()) == 1
+
+
+def test_settles_of_the_same_turn_go_out_as_one_script_and_add_up_exactly(counters, monkeypatch):
+    account = level(tokens=10**9)
+    scripts: list[int] = []
+    real_script = counters._script
+
+    async def counting_script(script, keys, args):
+        if script == redis_counters.ADJUST:
+            scripts.append(len(keys))
+        return await real_script(script, keys, args)
+
+    monkeypatch.setattr(counters, "_script", counting_script)
+
+    async def storm() -> list[int]:
+        reservations = [
+            await limits.admit(
+                token_id="tok_lane",
+                token_rpm=None,
+                levels=[account],
+                metering="stream",
+                body={},
+                counters=counters,
+            )
+            for _ in range(300)
+        ]
+        await asyncio.gather(*(limits.settle(r, tokens=7) for r in reservations))
+        counter = reservations[0].token_counters[0].counter
+        values: list[int] = await counters.read([counter])
+        return values
+
+    assert asyncio.run(storm()) == [300 * 7]
+    assert scripts == [300]  # one script for the 300 settles
