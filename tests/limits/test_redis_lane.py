@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import Iterator
 
 import pytest
@@ -12,22 +11,15 @@ from django.conf import settings
 from tenants import limits
 from tenants.limits import redis_counters
 from tenants.limits.redis_counters import RedisCounters
-from tests.limits.conftest import level
+from tests.limits.conftest import isolated_redis_counters, level
 
 pytestmark = pytest.mark.skipif(not settings.REDIS_URL, reason="needs REDIS_URL")
 
 
 @pytest.fixture
 def counters() -> Iterator[RedisCounters]:
-    import redis
-
-    prefix = f"test-lane-{secrets.token_hex(4)}"
-    yield RedisCounters(settings.REDIS_URL, prefix)
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    keys = list(client.scan_iter(match=f"{prefix}:*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    with isolated_redis_counters() as backend:
+        yield backend
 
 
 def _admit(counters: RedisCounters, account: limits.Level) -> asyncio.Future[object]:
