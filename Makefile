@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # deleting .venv starts over cleanly.
 STAMP := $(VENV)/.requirements-installed
 
-.PHONY: run test lint typecheck check bench venv clean
+.PHONY: run test lint typecheck check bench bench-quick venv clean
 
 venv: $(STAMP)
 
@@ -36,8 +36,15 @@ typecheck: $(STAMP)
 
 check: lint typecheck test
 
+# The gateway benchmark (bench/gateway/): the proxy against nginx and LiteLLM in one run,
+# ~10 minutes; writes bench/results/gateway.{json,md}. `make bench BENCH_ARGS=--update-readme`
+# also puts the summary table into README.md. The other benches: python -m bench.<name>.
 bench: $(STAMP)
-	$(PY) -m bench.outbound_client
+	$(PY) -m bench.gateway $(BENCH_ARGS)
+
+# About a minute; fails when the proxy's added p50 is more than a set multiple of nginx's.
+bench-quick: $(STAMP)
+	$(PY) -m bench.gateway --quick $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

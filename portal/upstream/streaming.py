@@ -115,10 +115,10 @@ class UpstreamResponse:
     def headers(self) -> CIMultiDictProxy[str]:
         return self._response.headers
 
-    async def aiter_raw(self) -> AsyncIterator[bytes]:
-        chunks = iter_chunks(self._response, host=self._host, read_timeout=self._read_timeout)
-        async for chunk in chunks:
-            yield chunk
+    def aiter_raw(self) -> AsyncIterator[bytes]:
+        # The iterator itself, not a generator re-yielding it: one layer less per chunk of a
+        # relayed stream.
+        return iter_chunks(self._response, host=self._host, read_timeout=self._read_timeout)
 
     async def aread(self) -> bytes:
         return b"".join([chunk async for chunk in self.aiter_raw()])

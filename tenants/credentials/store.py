@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Protocol
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
+from portal.redis_clients import client_options
+
 if TYPE_CHECKING:
     import redis.asyncio
 
@@ -102,10 +104,7 @@ class RedisStore:
         self._url = url
         self._prefix = f"{prefix}:{namespace}" if prefix else namespace
         self._sync = redis.Redis.from_url(
-            url,
-            socket_timeout=REDIS_TIMEOUT_SECONDS,
-            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-            decode_responses=True,
+            url, decode_responses=True, **client_options(REDIS_TIMEOUT_SECONDS)
         )
         # asyncio clients hold connections bound to one loop: one client per loop.
         self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, redis.asyncio.Redis] = (
@@ -119,10 +118,7 @@ class RedisStore:
         client = self._async.get(loop)
         if client is None:
             client = redis.asyncio.Redis.from_url(
-                self._url,
-                socket_timeout=REDIS_TIMEOUT_SECONDS,
-                socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-                decode_responses=True,
+                self._url, decode_responses=True, **client_options(REDIS_TIMEOUT_SECONDS)
             )
             self._async[loop] = client
         return client

@@ -30,7 +30,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections
+from django.db import (
+    DatabaseError,
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    transaction,
+)
 
 logger = logging.getLogger("tenants.metering")
 
@@ -62,35 +68,83 @@ class UsageRecord:
 Writer = Callable[[Sequence[UsageRecord]], None]
 
 
+# The columns of a row, in ``UsageRecord``'s order (``created_at`` is adapted on the way), then
+# ``recorded_at``, the time the batch reached the database.
+_COLUMNS = (
+    "account_id",
+    "token_id",
+    "route",
+    "method",
+    "status",
+    "error_code",
+    "duration_ms",
+    "messages",
+    "conversations",
+    "tokens",
+    "input_tokens",
+    "output_tokens",
+    "estimated",
+    "client_disconnected",
+    "request_id",
+    "created_at",
+    "recorded_at",
+)
+
+
 def write_events(batch: Sequence[UsageRecord]) -> None:
-    """Insert one batch (runs on the buffer's thread)."""
+    """Insert one batch (runs on the buffer's thread).
+
+    Plain tuples, not ``bulk_create``: building a model instance and compiling its SQL per row
+    held the GIL for tens of milliseconds per batch, time taken from the event loop that
+    serves the proxy (measured with bench/gateway: the writer thread was a fifth of the proxy's
+    CPU at saturation). PostgreSQL takes them by ``COPY`` (psycopg writes rows in C; its
+    ``executemany`` and long multi-row INSERTs spent 100 µs and more of Python per row), other
+    databases by ``executemany`` (SQLite's runs in C).
+    """
+    from django.db import connection
+
     from tenants.metering.models import UsageEvent
 
     close_old_connections()
     try:
-        UsageEvent.objects.bulk_create(
-            [
-                UsageEvent(
-                    account_id=item.account_id,
-                    token_id=item.token_id,
-                    route=item.route,
-                    method=item.method,
-                    status=item.status,
-                    error_code=item.error_code,
-                    duration_ms=item.duration_ms,
-                    messages=item.messages,
-                    conversations=item.conversations,
-                    tokens=item.tokens,
-                    input_tokens=item.input_tokens,
-                    output_tokens=item.output_tokens,
-                    estimated=item.estimated,
-                    client_disconnected=item.client_disconnected,
-                    request_id=item.request_id,
-                    created_at=datetime.fromtimestamp(item.created_at, tz=UTC),
+        adapt = connection.ops.adapt_datetimefield_value
+        recorded_at = adapt(datetime.now(tz=UTC))
+        rows = [
+            (
+                item.account_id,
+                item.token_id,
+                item.route,
+                item.method,
+                item.status,
+                item.error_code,
+                item.duration_ms,
+                item.messages,
+                item.conversations,
+                item.tokens,
+                item.input_tokens,
+                item.output_tokens,
+                item.estimated,
+                item.client_disconnected,
+                item.request_id,
+                adapt(datetime.fromtimestamp(item.created_at, tz=UTC)),
+                recorded_at,
+            )
+            for item in batch
+        ]
+        quote = connection.ops.quote_name
+        table = quote(UsageEvent._meta.db_table)
+        columns = ", ".join(quote(name) for name in _COLUMNS)
+        with transaction.atomic(), connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            else:
+                placeholders = ", ".join(["%s"] * len(_COLUMNS))
+                cursor.executemany(
+                    f"INSERT INTO {table} ({columns}) VALUES ({placeholders})",  # noqa: S608
+                    rows,
                 )
-                for item in batch
-            ]
-        )
     finally:
         # As after a request: honours DATABASE_CONN_MAX_AGE (0 closes it until the next batch).
         close_old_connections()

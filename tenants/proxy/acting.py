@@ -23,7 +23,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import BaseCache, caches
 from django.db.models.functions import Length
 
 from portal.upstream import UpstreamConnection
@@ -132,14 +132,32 @@ async def _cached[T](
     return value
 
 
+_shared_cache: BaseCache | None = None
+
+
+def _cache() -> BaseCache:
+    """One cache object for the whole process.
+
+    ``django.core.cache.cache`` is a new backend object in every asyncio task (Django keeps
+    caches per context), and a new Redis backend object opens a new connection: each request
+    that read the shared cache paid a connect (seen in bench/gateway's profiles). The Redis and
+    database backends are safe to share between tasks and threads.
+    """
+    global _shared_cache
+    if _shared_cache is None:
+        _shared_cache = caches.create_connection("default")
+    return _shared_cache
+
+
 async def _shared(key: str, load: Callable[[], dict[str, Any] | None]) -> dict[str, Any] | None:
     """Plain values from the shared cache, else from ``load`` (a database read in a thread)."""
     shared_key = _SHARED_PREFIX + key
-    value: dict[str, Any] | None = await cache.aget(shared_key)
+    value: dict[str, Any] | None = await _cache().aget(shared_key)
     if value is None:
         value = await sync_to_async(load)()
         if value is not None:
-            await cache.aset(shared_key, value, timeout=settings.PROXY_ACCOUNT_SHARED_CACHE_SECONDS)
+            timeout = settings.PROXY_ACCOUNT_SHARED_CACHE_SECONDS
+            await _cache().aset(shared_key, value, timeout=timeout)
     return value
 
 
@@ -204,7 +222,7 @@ def forget_account(account: Account) -> None:
     keys = [f"upstream:{account.pk}"]
     for pk, public_id in subtree:
         keys += [f"account:{pk}", f"public:{public_id}"]
-    cache.delete_many([_SHARED_PREFIX + key for key in keys])
+    _cache().delete_many([_SHARED_PREFIX + key for key in keys])
     for key in keys:
         _local.pop(key, None)
     # E-mail keys are few and short-lived; they go wholesale.

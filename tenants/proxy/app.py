@@ -255,8 +255,10 @@ async def _forward_limited(
         error.headers = (*error.headers, *reservation.headers)
         raise
     finally:
-        # Shielded: a client that left must not leave its reservation half-done.
-        await asyncio.shield(_settle(reservation, meter, failed=failed))
+        # Shielded: a client that left must not leave its reservation half-done. (Most calls
+        # reserve nothing; they skip the task a shield costs.)
+        if reservation.reserved or reservation.token_counters:
+            await asyncio.shield(_settle(reservation, meter, failed=failed))
 
 
 async def _settle(reservation: limits.Reservation, meter: UsageMeter, *, failed: bool) -> None:
@@ -344,7 +346,14 @@ async def _forward_watched(
         await send(message)
 
     try:
-        return await forward(request, identity, body, send_watched, keep_up_to=keep_up_to)
+        return await forward(
+            request,
+            identity,
+            body,
+            send_watched,
+            keep_up_to=keep_up_to,
+            on_disconnect=watch.on_disconnect,
+        )
     except asyncio.CancelledError:
         if not watch.disconnected:
             raise

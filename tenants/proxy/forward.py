@@ -10,8 +10,9 @@
 - Everything else (JSONL completions and lists, channel subscriptions, SSE, CSV) is streamed:
   each upstream chunk goes out as soon as it arrives. JSONL and SSE are cut at line ends, so a
   client never holds half a line when a failure ends the stream with an ``error`` line.
-- A client that leaves cancels the request's task (wire.DisconnectWatch); leaving
-  ``client.open()``'s block then closes the upstream connection at once.
+- A client that leaves closes the upstream connection at once (``on_disconnect``, called by
+  wire.DisconnectWatch) and cancels the request's task; leaving ``client.open()``'s block
+  would close it too.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -60,9 +61,19 @@ class Outcome:
 
 
 async def forward(
-    request: Request, acting: Acting, body: bytes, send: Send, *, keep_up_to: int = 0
+    request: Request,
+    acting: Acting,
+    body: bytes,
+    send: Send,
+    *,
+    keep_up_to: int = 0,
+    on_disconnect: Callable[[Callable[[], None]], None] | None = None,
 ) -> Outcome:
-    """Call the upstream and relay its answer; ``keep_up_to`` > 0 keeps a copy of the body."""
+    """Call the upstream and relay its answer; ``keep_up_to`` > 0 keeps a copy of the body.
+
+    ``on_disconnect`` is given the upstream response's ``close`` once the response has begun,
+    for the caller to call the moment its client leaves.
+    """
     headers = {
         name: request.headers[name]
         for name in _FORWARDED_REQUEST_HEADERS
@@ -83,6 +94,8 @@ async def forward(
             timezone=request.headers.get("x-timezone") or None,
             idempotent=False,
         ) as upstream:
+            if on_disconnect is not None:
+                on_disconnect(upstream.close)
             waited = time.perf_counter() - sent_at
             content_type = upstream.headers.get("Content-Type", "")
             relayed: Headers = [

@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import secrets
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -16,6 +18,9 @@ from django.db import connections
 from tenants.limits.counters import Counters
 from tenants.limits.db_counters import DatabaseCounters
 from tenants.limits.policy import Level
+
+if TYPE_CHECKING:
+    from tenants.limits.redis_counters import RedisCounters
 
 BACKENDS = ["database", "redis"] if settings.REDIS_URL else ["database"]
 _pks = itertools.count(10_000_000 + secrets.randbelow(10_000_000) * 10)
@@ -31,17 +36,26 @@ def counters(request: pytest.FixtureRequest) -> Iterator[Counters]:
         # refuses to drop the test database.
         asyncio.run(sync_to_async(connections.close_all)())
         return
+    with isolated_redis_counters() as backend:
+        yield backend
+
+
+@contextlib.contextmanager
+def isolated_redis_counters() -> Iterator[RedisCounters]:
+    """Redis counters under a prefix of their own, deleted afterwards."""
     import redis
 
     from tenants.limits.redis_counters import RedisCounters
 
     prefix = f"test-limits-{secrets.token_hex(4)}"
-    yield RedisCounters(settings.REDIS_URL, prefix)
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    keys = list(client.scan_iter(match=f"{prefix}:*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    try:
+        yield RedisCounters(settings.REDIS_URL, prefix)
+    finally:
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        keys = list(client.scan_iter(match=f"{prefix}:*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
 
 
 def level(
