@@ -103,6 +103,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # After authentication, messages and htmx: binds a support session to request.user.
+    "tenants.middleware.ImpersonationMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -118,6 +120,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "tenants.context_processors.acting",
             ],
         },
     },
@@ -411,5 +414,25 @@ ALERTS_WEBHOOK_TOLERANCE_SECONDS = 300
 PORTAL_WEBHOOK_ALLOW_PRIVATE = env_bool("PORTAL_WEBHOOK_ALLOW_PRIVATE", not DATABASE_URL)
 CELERY_BEAT_SCHEDULE["alerts-thresholds"] = {
     "task": "tenants.alerts.tasks.check_thresholds",
+    "schedule": 60.0,
+}
+
+# Support impersonation
+# A person acting as a tenant (tenants/services/impersonation.py): a session lasts this many
+# minutes unless they choose another length, at most the maximum. Beat marks forgotten
+# sessions as expired every minute.
+PORTAL_SUPPORT_SESSION_MINUTES = env_int(
+    "PORTAL_SUPPORT_SESSION_MINUTES", 30, minimum=1, maximum=24 * 60
+)
+PORTAL_SUPPORT_SESSION_MAX_MINUTES = env_int(
+    "PORTAL_SUPPORT_SESSION_MAX_MINUTES", 120, minimum=1, maximum=24 * 60
+)
+if PORTAL_SUPPORT_SESSION_MINUTES > PORTAL_SUPPORT_SESSION_MAX_MINUTES:
+    raise ConfigError(
+        f"PORTAL_SUPPORT_SESSION_MINUTES ({PORTAL_SUPPORT_SESSION_MINUTES}) is longer than "
+        f"PORTAL_SUPPORT_SESSION_MAX_MINUTES ({PORTAL_SUPPORT_SESSION_MAX_MINUTES})"
+    )
+CELERY_BEAT_SCHEDULE["support-sessions-expire"] = {
+    "task": "tenants.tasks.end_expired_support_sessions",
     "schedule": 60.0,
 }

@@ -16,6 +16,7 @@ from tenants.forms.accounts import (
     time_zone_choices,
 )
 from tenants.forms.limits import AccountLimitsForm, PlanForm
+from tenants.forms.support import SupportStartForm
 from tenants.forms.tokens import RevokeTokenForm, RotateTokenForm, TokenForm
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "RevokeTokenForm",
     "RoleForm",
     "RotateTokenForm",
+    "SupportStartForm",
     "SuspendForm",
     "TenantFilterForm",
     "TokenForm",

@@ -1,5 +1,5 @@
-"""Accounts (partners and their tenants, to any depth), the people on them, their tokens, and
-the audit log.
+"""Accounts (partners and their tenants, to any depth), the people on them, their tokens,
+support sessions and the audit log.
 
 One module per area; everything is importable from ``tenants.models``.
 """
@@ -16,6 +16,12 @@ from tenants.models.people import (
     Role,
     hash_invitation_token,
 )
+from tenants.models.support import (
+    Impersonation,
+    SupportSession,
+    SupportSessionQuerySet,
+    new_correlation_id,
+)
 from tenants.models.tokens import Token, TokenQuerySet
 
 __all__ = [
@@ -24,6 +30,7 @@ __all__ = [
     "AuditEvent",
     "AuditEventQuerySet",
     "AuditLogIsAppendOnly",
+    "Impersonation",
     "Invitation",
     "InvitationQuerySet",
     "LimitCounter",
@@ -31,8 +38,11 @@ __all__ = [
     "Plan",
     "RateHit",
     "Role",
+    "SupportSession",
+    "SupportSessionQuerySet",
     "Token",
     "TokenQuerySet",
     "hash_invitation_token",
+    "new_correlation_id",
     "new_partner_public_id",
 ]

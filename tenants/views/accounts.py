@@ -80,10 +80,19 @@ def tenant_list(request: HtmxHttpRequest) -> HttpResponse:
         .filter(pk__in=parent_ids)
         .only("name", "public_id")
     }
+    # Who the person may act as (support), by one query for the page.
+    actable = set(
+        access.actable_accounts_for(request.user)
+        .filter(pk__in=[tenant.pk for tenant in page.items])
+        .values_list("pk", flat=True)
+    )
     context = {
         "form": form,
         "page": page,
-        "rows": [(tenant, parents.get(tenant.parent_id or 0)) for tenant in page.items],
+        "rows": [
+            (tenant, parents.get(tenant.parent_id or 0), tenant.pk in actable)
+            for tenant in page.items
+        ],
         "can_onboard": access.accounts_for(request.user, min_role=Role.ADMIN)
         .filter(status=Account.Status.ACTIVE)
         .exists(),
@@ -119,6 +128,7 @@ def _detail_context(request: HtmxHttpRequest, account: Account) -> dict[str, Any
         # The partner's upstream address and sk-…last4, never the secret; for its admins only.
         "shows_upstream": account.is_partner and role is not None and role.covers(Role.ADMIN),
         "tab": "overview",
+        "can_act_as": access.support_grant(request.user, account) is not None,
         **capabilities,
     }
 

@@ -12,6 +12,7 @@ from tenants.views import (
     members,
     onboarding,
     status,
+    support,
     tokens,
     usage,
     webhooks,
@@ -60,6 +61,15 @@ urlpatterns = [
         name="invitation-revoke",
     ),
     path("audit/", audit.audit_list, name="audit-list"),
+    path("accounts/<str:public_id>/support/", support.account_support, name="account-support"),
+    path(
+        "accounts/<str:public_id>/support/start/",
+        support.support_start,
+        name="support-start",
+    ),
+    path("support/", support.support_list, name="support-list"),
+    path("support/stop/", support.support_stop, name="support-stop"),
+    path("support/<str:correlation_id>/", support.support_session, name="support-session"),
     # The path tenants.services.people.INVITATION_PATH puts in the e-mail.
     path("invitations/<str:token>/", invitations.invitation_accept, name="invitation-accept"),
 ]
