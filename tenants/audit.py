@@ -30,6 +30,8 @@ SYSTEM_LABEL = "system"
 # The actions of a support session itself (tenants.services.impersonation): its start and end,
 # the pages viewed and the upstream calls made while acting.
 SUPPORT_ACTIONS = "support."
+SUPPORT_PAGE_VIEW = "support.page_view"
+SUPPORT_UPSTREAM_CALL = "support.upstream_call"
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ and binds to the request's user for ``tenants.access``.
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -118,7 +119,9 @@ class Impersonation:
 
     @property
     def seconds_left(self) -> int:
-        return max(0, int((self.expires_at - timezone.now()).total_seconds()))
+        # Rounded up: a page that counts down to zero must not reload before the server agrees
+        # the time is up (it would find the session still open and count down again).
+        return max(0, math.ceil((self.expires_at - timezone.now()).total_seconds()))
 
     @property
     def minutes_left(self) -> int:

@@ -265,7 +265,7 @@ def record_page_view(
 ) -> AuditEvent:
     """One page viewed (or form posted) while acting as the tenant."""
     return audit.record(
-        "support.page_view",
+        audit.SUPPORT_PAGE_VIEW,
         actor=impersonation.actor,
         account=impersonation.account,
         target_type="page",
@@ -284,7 +284,7 @@ def audit_upstream_call(
 ) -> AuditEvent:
     """One call made upstream as the tenant while acting (``action``: what was called)."""
     return audit.record(
-        "support.upstream_call",
+        audit.SUPPORT_UPSTREAM_CALL,
         actor=impersonation.actor,
         account=impersonation.account,
         target_type="upstream",

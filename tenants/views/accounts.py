@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import trigger_client_event
 
 from tenants import access
+from tenants.audit import SUPPORT_PAGE_VIEW
 from tenants.forms import PERIOD_LIMITS, AccountProfileForm, TenantFilterForm
 from tenants.models import Account, AuditEvent, Invitation, Role
 from tenants.services import AccountError, update_account
@@ -117,8 +118,11 @@ def _detail_context(request: HtmxHttpRequest, account: Account) -> dict[str, Any
             if capabilities["can_manage_people"]
             else None
         ),
+        # Changes only: the pages support viewed while acting are on the Support access tab.
         "events": event_rows(
-            AuditEvent.objects.filter(account=account).order_by("-pk")[:RECENT_EVENTS]
+            AuditEvent.objects.filter(account=account)
+            .exclude(action=SUPPORT_PAGE_VIEW)
+            .order_by("-pk")[:RECENT_EVENTS]
         ),
         "other_limits": {
             key: value for key, value in account.limits.items() if key not in dict(PERIOD_LIMITS)

@@ -9,6 +9,7 @@ from django.http import HttpResponse
 from django.views.decorators.http import require_GET
 
 from tenants import access
+from tenants.audit import SUPPORT_PAGE_VIEW
 from tenants.models import Account, Invitation, Role
 from tenants.views.http import HtmxHttpRequest, render_page
 from tenants.views.presenters import event_rows
@@ -44,7 +45,12 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         "roots": [(root, roles.get(root.pk)) for root in roots[:ROOTS_SHOWN]],
         "more_roots": len(roots) > ROOTS_SHOWN,
         "events": event_rows(
-            access.audit_events_for(user).select_related("account").order_by("-pk")[:RECENT_EVENTS]
+            # Changes, not the pages support viewed while acting (those are in the log and on
+            # the Support access tab).
+            access.audit_events_for(user)
+            .exclude(action=SUPPORT_PAGE_VIEW)
+            .select_related("account")
+            .order_by("-pk")[:RECENT_EVENTS]
         ),
         "can_onboard": access.accounts_for(user, min_role=Role.ADMIN)
         .filter(status=Account.Status.ACTIVE)

@@ -23,7 +23,7 @@ from django.http import HttpResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from tenants import access
+from tenants import access, audit
 from tenants.forms import SupportStartForm
 from tenants.middleware import begin_in_browser, leave_in_browser
 from tenants.models import AuditEvent, SupportSession, SupportSessionQuerySet
@@ -44,8 +44,8 @@ from tenants.views.http import (
 from tenants.views.pagination import keyset_page
 from tenants.views.presenters import event_rows
 
-PAGE_VIEW = "support.page_view"
-UPSTREAM_CALL = "support.upstream_call"
+PAGE_VIEW = audit.SUPPORT_PAGE_VIEW
+UPSTREAM_CALL = audit.SUPPORT_UPSTREAM_CALL
 # What a session's trail can be narrowed to (``?kind=``), and how each is found.
 EVENT_KINDS = {
     "pages": ("Pages viewed", Q(action=PAGE_VIEW)),
