@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from portal.redaction import redact
-from tenants.access.impersonation import acting_as, refuse_read_only_change
+from tenants.acting import acting_as, refuse_read_only_change
 from tenants.models import Account, AuditEvent
 
 if TYPE_CHECKING:

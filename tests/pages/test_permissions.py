@@ -21,6 +21,7 @@ A_READERS = {"a_owner", "a_admin", "a_support", "a_viewer", "tenant_user", "staf
 A_ADMINS = {"a_owner", "a_admin", "tenant_user", "staff"}  # tenant_user owns a_child
 A_OWNERS = {"a_owner", "tenant_user", "staff"}
 EVERYONE = set(PERSONAS) - {"anonymous"}
+A_SUPPORT_ABOVE = {"a_owner", "a_admin", "a_support", "staff"}
 
 
 @dataclass(frozen=True)
@@ -229,6 +230,25 @@ CASES = [
         A_ADMINS,
         ok_status=303,
         visible=A_READERS,
+    ),
+    Case("support access tab", "GET", lambda p: f"/accounts/{child(p)}/support/", A_READERS),
+    Case("support sessions", "GET", lambda p: "/support/", EVERYONE),
+    # Support above the child may act as it; its own owner (tenant_user) may not: not "above".
+    Case(
+        "act as form",
+        "GET",
+        lambda p: f"/accounts/{child(p)}/support/start/",
+        A_SUPPORT_ABOVE,
+        visible=A_READERS,
+    ),
+    Case(
+        "start acting",
+        "POST",
+        lambda p: f"/accounts/{child(p)}/support/start/",
+        A_SUPPORT_ABOVE,
+        ok_status=303,
+        visible=A_READERS,
+        data=lambda p: {"reason": "ticket 1", "minutes": "5"},
     ),
 ]
 

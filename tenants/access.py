@@ -27,32 +27,8 @@ from django.db.models.functions import Length
 from django.db.models.lookups import StartsWith
 from django.http import Http404
 
-from tenants.access.impersonation import (
-    ReadOnlySupportSession,
-    act_as,
-    acting_as,
-    acting_role,
-    read_only_message,
-    refuse_read_only_change,
-    stop_acting,
-)
-
-# Lookups for callers holding a portal token (partner API, management API): their reach is the
-# token's account subtree, not a person's memberships.
-from tenants.access.tokens import (
-    accounts_for_token,
-    audit_events_for_token,
-    descendants_of,
-    find_run_as_target,
-    get_account_in_token_reach,
-    get_descendant_of,
-    get_token_account,
-    invitations_for_token,
-    memberships_for_token,
-    plans_for_token,
-    webhook_deliveries_for_token,
-    webhooks_for_token,
-)
+from tenants import access_tokens, acting
+from tenants.acting import acting_role, read_only_message
 from tenants.models import (
     Account,
     AuditEvent,
@@ -72,6 +48,28 @@ if TYPE_CHECKING:
     from tenants.alerts.models import WebhookDelivery, WebhookEndpoint
 
     Caller = AbstractBaseUser | AnonymousUser
+
+
+# Re-exported, so that every lookup is reached as ``access.<name>``: acting as a tenant
+# (tenants/acting.py) and the lookups of callers holding a portal token (partner API,
+# management API; tenants/access_tokens.py), whose reach is the token's account subtree.
+ReadOnlySupportSession = acting.ReadOnlySupportSession
+act_as = acting.act_as
+acting_as = acting.acting_as
+stop_acting = acting.stop_acting
+refuse_read_only_change = acting.refuse_read_only_change
+accounts_for_token = access_tokens.accounts_for_token
+audit_events_for_token = access_tokens.audit_events_for_token
+descendants_of = access_tokens.descendants_of
+find_run_as_target = access_tokens.find_run_as_target
+get_account_in_token_reach = access_tokens.get_account_in_token_reach
+get_descendant_of = access_tokens.get_descendant_of
+get_token_account = access_tokens.get_token_account
+invitations_for_token = access_tokens.invitations_for_token
+memberships_for_token = access_tokens.memberships_for_token
+plans_for_token = access_tokens.plans_for_token
+webhook_deliveries_for_token = access_tokens.webhook_deliveries_for_token
+webhooks_for_token = access_tokens.webhooks_for_token
 
 
 def is_operator(user: Caller) -> bool:
@@ -372,49 +370,3 @@ def plans_for(user: Caller, *, min_role: Role = Role.VIEWER) -> QuerySet[Plan]:
     a tenant's people never see, nor pick, their partner's plans). Global plans are the
     operator's, managed in the admin."""
     return Plan.objects.filter(partner__in=accounts_for(user, min_role=min_role))
-
-
-__all__ = [
-    "ReadOnlySupportSession",
-    "SupportGrant",
-    "accounts_for",
-    "accounts_for_token",
-    "act_as",
-    "actable_accounts_for",
-    "acting_as",
-    "audit_events_for",
-    "audit_events_for_token",
-    "descendants_of",
-    "find_run_as_target",
-    "get_account_by_pk_for",
-    "get_account_for",
-    "get_account_in_token_reach",
-    "get_descendant_of",
-    "get_invitation_for",
-    "get_membership_for",
-    "get_support_session_for",
-    "get_token_account",
-    "get_token_for",
-    "get_webhook_for",
-    "invitations_for",
-    "invitations_for_token",
-    "is_operator",
-    "memberships_for",
-    "memberships_for_token",
-    "own_roles",
-    "plans_for",
-    "plans_for_token",
-    "refuse_read_only_change",
-    "require_role",
-    "role_on",
-    "stop_acting",
-    "support_events_for",
-    "support_grant",
-    "support_sessions_for",
-    "tokens_for",
-    "top_accounts_for",
-    "webhook_deliveries_for",
-    "webhook_deliveries_for_token",
-    "webhooks_for",
-    "webhooks_for_token",
-]
