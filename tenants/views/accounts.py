@@ -94,6 +94,7 @@ def tenant_list(request: HtmxHttpRequest) -> HttpResponse:
             (tenant, parents.get(tenant.parent_id or 0), tenant.pk in actable)
             for tenant in page.items
         ],
+        "can_act_as_any": bool(actable),
         "can_onboard": access.accounts_for(request.user, min_role=Role.ADMIN)
         .filter(status=Account.Status.ACTIVE)
         .exists(),

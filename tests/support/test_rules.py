@@ -3,14 +3,18 @@ expiry and withdrawal (tenants.services.impersonation, tenants.access.support_gr
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.test import override_settings
 from django.utils import timezone
 
-from tenants import access
+from tenants import access, tasks
 from tenants.models import Account, Membership, Role, SupportSession
 from tenants.services import AccountError
 from tenants.services.impersonation import (
@@ -316,3 +320,40 @@ def test_beat_marks_forgotten_sessions_as_expired_once(world):
     fresh.refresh_from_db()
     assert old.end_reason == EndReason.EXPIRED
     assert fresh.ended_at is None
+
+
+def test_beat_runs_the_expiry_as_a_task(world):
+    session = start(world.a_support, world.a_child)
+    SupportSession.objects.filter(pk=session.pk).update(
+        expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    assert "tenants.tasks.end_expired_support_sessions" in {
+        entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()
+    }
+    assert tasks.end_expired_support_sessions() == 1
+
+
+def test_resuming_a_session_on_each_request_costs_two_queries(world, django_assert_num_queries):
+    session = start(world.a_support, world.a_child)
+    with django_assert_num_queries(2):  # the session (with its tenant), the person's role
+        assert resume_impersonation(session.pk, world.a_support).impersonation is not None
+    staff_session = start(world.staff, world.b_child)
+    with django_assert_num_queries(1):  # operators hold no role to check
+        assert resume_impersonation(staff_session.pk, world.staff).impersonation is not None
+
+
+def test_a_default_longer_than_the_maximum_stops_the_process_with_a_message():
+    env = {
+        **os.environ,
+        "PORTAL_SUPPORT_SESSION_MINUTES": "90",
+        "PORTAL_SUPPORT_SESSION_MAX_MINUTES": "60",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", "import portal.settings"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "PORTAL_SUPPORT_SESSION_MINUTES (90) is longer than" in result.stderr

@@ -222,3 +222,26 @@ def test_the_support_list_reads_a_page_in_constant_queries(world, django_assert_
         start_impersonation(getattr(world, persona), world.a_grandchild, reason=REASON)
     with django_assert_max_num_queries(len(few.captured_queries)):
         client.get("/support/")
+
+
+def test_the_management_api_reads_a_sessions_events_by_correlation_id(world, visited):
+    client = logged_in(world.tenant_user)
+    response = client.get(
+        "/api/v1/portal/audit-events/", {"correlation_id": visited.correlation_id}
+    )
+    assert response.status_code == 200
+    found = response.json()["results"]
+    assert {event["correlation_id"] for event in found} == {visited.correlation_id}
+    assert [event["action"] for event in found] == [
+        "support.ended",
+        "support.upstream_call",
+        "support.page_view",
+        "support.page_view",
+        "support.started",
+    ]
+    assert (
+        logged_in(world.b_owner)
+        .get("/api/v1/portal/audit-events/", {"correlation_id": visited.correlation_id})
+        .json()["results"]
+        == []
+    )
