@@ -264,15 +264,8 @@ def record_page_view(
     context: RequestContext | None = None,
 ) -> AuditEvent:
     """One page viewed (or form posted) while acting as the tenant."""
-    return audit.record(
-        audit.SUPPORT_PAGE_VIEW,
-        actor=impersonation.actor,
-        account=impersonation.account,
-        target_type="page",
-        changes={"method": method, "path": path, "status": status},
-        context=context,
-        correlation_id=impersonation.correlation_id,
-    )
+    changes = {"method": method, "path": path, "status": status}
+    return _record_acting(impersonation, audit.SUPPORT_PAGE_VIEW, "page", "", changes, context)
 
 
 def audit_upstream_call(
@@ -283,13 +276,28 @@ def audit_upstream_call(
     context: RequestContext | None = None,
 ) -> AuditEvent:
     """One call made upstream as the tenant while acting (``action``: what was called)."""
+    changes = {"call": action, **dict(details or {})}
+    return _record_acting(
+        impersonation, audit.SUPPORT_UPSTREAM_CALL, "upstream", action[:64], changes, context
+    )
+
+
+def _record_acting(
+    impersonation: Impersonation,
+    action: str,
+    target_type: str,
+    target_id: str,
+    changes: Mapping[str, Any],
+    context: RequestContext | None,
+) -> AuditEvent:
+    # The person, on the tenant they act as, in the session's trail.
     return audit.record(
-        audit.SUPPORT_UPSTREAM_CALL,
+        action,
         actor=impersonation.actor,
         account=impersonation.account,
-        target_type="upstream",
-        target_id=action[:64],
-        changes={"call": action, **dict(details or {})},
+        target_type=target_type,
+        target_id=target_id,
+        changes=changes,
         context=context,
         correlation_id=impersonation.correlation_id,
     )
