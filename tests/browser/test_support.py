@@ -38,6 +38,7 @@ def start_acting(page, tenant, *, ticket: str = "T-1001") -> None:
     page.get_by_role("link", name=f"Act as {tenant.name}…").click()
     page.get_by_label("Reason").fill(REASON)
     page.get_by_label("Ticket reference").fill(ticket)
+    screenshot(page, f"support-start-form-{ticket}")
     page.get_by_role("button", name=f"Start acting as {tenant.name}").click()
     page.wait_for_url(f"**/accounts/{tenant.public_id}/")
 
