@@ -16,6 +16,7 @@ from portal.env import env_bool  # noqa: E402  (after setup: settings must be co
 from portal.upstream import aclose_all  # noqa: E402
 from tenants import metering  # noqa: E402
 from tenants.proxy import proxy_application  # noqa: E402
+from tenants.widget.app import widget_application  # noqa: E402
 
 Scope = dict[str, Any]
 Receive = Any
@@ -48,21 +49,35 @@ def _with_lifespan(app: Any) -> Any:
     return application
 
 
-# Routing by path, before Django (ARCHITECTURE.md, "The hot path"). The upstream-compatible API
-# goes to the lean proxy, which runs no Django middleware and no thread hop; the routes of that
-# API which the portal answers itself (partner users, the widget stream) and everything else
-# go to Django. `/api/v1/portal/...` is the management API.
+# Routing by path, before Django (ARCHITECTURE.md, "The hot path"). The widget stream (seed
+# 001: /v1/chat/stream, /api/v1/chat/stream and the widget's default /chat, exactly) goes to its
+# own lean handler; the rest of the upstream-compatible API to the lean proxy. Neither runs
+# Django middleware or a thread hop. The routes of that API which the portal answers in Django
+# (partner users) and everything else go to Django. `/api/v1/portal/...` is the management API.
+WIDGET_STREAM = re.compile(r"^/(?:(?:api/)?v1/chat/stream|chat)$")
 _API = re.compile(r"^/(?:api/)?v1/")
 _API_ANSWERED_BY_DJANGO = re.compile(
-    r"^/(?:api/)?v1/(?:(?:partner/)?user(?:/|$)|chat/stream$)|^/api/v1/portal(?:/|$)"
+    r"^/(?:api/)?v1/(?:partner/)?user(?:/|$)|^/api/v1/portal(?:/|$)"
 )
+
+
+def route_for(path: str) -> str:
+    """Which application serves ``path``: ``widget``, ``proxy`` or ``django``."""
+    if WIDGET_STREAM.match(path):
+        return "widget"
+    if _API.match(path) and not _API_ANSWERED_BY_DJANGO.match(path):
+        return "proxy"
+    return "django"
 
 
 def _with_proxy(django_app: Any) -> Any:
     async def application(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            path = scope["path"]
-            if _API.match(path) and not _API_ANSWERED_BY_DJANGO.match(path):
+            route = route_for(scope["path"])
+            if route == "widget":
+                await widget_application(scope, receive, send)
+                return
+            if route == "proxy":
                 await proxy_application(scope, receive, send)
                 return
         await django_app(scope, receive, send)

@@ -23,7 +23,7 @@ def check_production_configuration(app_configs: Any, **kwargs: Any) -> list[Chec
                 id="portal.E001",
             )
         )
-    if "*" in settings.ALLOWED_HOSTS or not settings.ALLOWED_HOSTS:
+    if "*" in settings.PORTAL_OPERATOR_HOSTS or not settings.PORTAL_OPERATOR_HOSTS:
         problems.append(
             Error(
                 "DJANGO_ALLOWED_HOSTS accepts any host name.",
@@ -77,3 +77,23 @@ def check_production_configuration(app_configs: Any, **kwargs: Any) -> list[Chec
             )
         )
     return problems
+
+
+HOST_CHECK_MIDDLEWARE = "tenants.branding.middleware.HostCheckMiddleware"
+
+
+@register(Tags.security)
+def check_host_header_is_checked(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """Settings leave Django's ALLOWED_HOSTS open for partners' custom hosts; that is only safe
+    while the middleware that checks every Host runs first (tenants/branding/middleware.py)."""
+    middleware = list(settings.MIDDLEWARE)
+    if "*" in settings.ALLOWED_HOSTS and (not middleware or middleware[0] != HOST_CHECK_MIDDLEWARE):
+        return [
+            Error(
+                "ALLOWED_HOSTS accepts any host, but the Host check middleware is not the first "
+                "middleware.",
+                hint=f"Put {HOST_CHECK_MIDDLEWARE!r} first in MIDDLEWARE.",
+                id="portal.E006",
+            )
+        ]
+    return []

@@ -8,6 +8,7 @@ back to a default.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -47,6 +48,20 @@ def env_int(
         raise ConfigError(f"{name} must be at least {minimum}, not {value}")
     if maximum is not None and value > maximum:
         raise ConfigError(f"{name} must be at most {maximum}, not {value}")
+    return value
+
+
+_COLOR = re.compile(r"#[0-9a-f]{6}")
+
+
+def env_color(name: str, default: str) -> str:
+    """A colour written ``#rrggbb`` (lower-cased): the one form the brand's CSS accepts."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if not _COLOR.fullmatch(value):
+        raise ConfigError(f"{name} must be a colour written #rrggbb, not {raw!r}")
     return value
 
 

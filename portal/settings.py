@@ -10,6 +10,7 @@ Two profiles, chosen by what is configured rather than by a switch:
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from celery.schedules import crontab
 from portal.env import (
     ConfigError,
     env_bool,
+    env_color,
     env_int,
     env_list,
     env_secret,
@@ -60,7 +62,16 @@ _token_pepper = env_secret("PORTAL_TOKEN_PEPPER")
 TOKEN_PEPPER_CONFIGURED = bool(_token_pepper)
 PORTAL_TOKEN_PEPPER = _token_pepper or local_secret(LOCAL_SECRETS_DIR, "token-pepper")
 
-ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+# Host names. The operator's own come from DJANGO_ALLOWED_HOSTS (Django's pattern syntax:
+# ".example.com" is the domain and its subdomains). Partners add their own custom hosts on their
+# Branding page, at run time, so Django's static check cannot know them: it is switched off here
+# and done instead by tenants.branding.middleware.HostCheckMiddleware, the first middleware, which
+# answers 400 to any Host that is neither the operator's nor a partner's registered host before
+# anything reads it. portal.E006 refuses to start without that middleware in first place.
+PORTAL_OPERATOR_HOSTS = env_list(
+    "DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"]
+)
+ALLOWED_HOSTS = ["*"]
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
 # Behind TLS in production: secure cookies and HSTS. Off by default because the embedded profile
@@ -95,6 +106,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: nothing may read a Host header before it is checked (see PORTAL_OPERATOR_HOSTS).
+    "tenants.branding.middleware.HostCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -121,6 +134,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "tenants.context_processors.acting",
+                # ``brand``: the partner's brand (or the operator's) for every page.
+                "tenants.branding.context_processors.brand",
             ],
         },
     },
@@ -344,6 +359,19 @@ PROXY_IDEMPOTENCY_LOCK_SECONDS = env_int("PROXY_IDEMPOTENCY_LOCK_SECONDS", 300, 
 PROXY_IDEMPOTENCY_WAIT_SECONDS = env_int("PROXY_IDEMPOTENCY_WAIT_SECONDS", 30, minimum=1)
 PROXY_IDEMPOTENCY_MAX_BYTES = env_int("PROXY_IDEMPOTENCY_MAX_BYTES", 1024 * 1024, minimum=1024)
 
+# The chat widget (tenants/widget/): its stream /v1/chat/stream (alias /chat) and widget keys.
+# A session's upstream conversation is remembered this long after its last message; a session
+# that comes back later starts a new conversation.
+WIDGET_CONVERSATION_TTL_SECONDS = env_int(
+    "WIDGET_CONVERSATION_TTL_SECONDS", 24 * 3600, minimum=60, maximum=90 * 24 * 3600
+)
+# Requests per minute given to a new widget key, and to each chat session (sessionId) of a key,
+# unless the key says otherwise.
+WIDGET_KEY_RPM = env_int("WIDGET_KEY_RPM", 300, minimum=1)
+WIDGET_SESSION_RPM = env_int("WIDGET_SESSION_RPM", 12, minimum=1)
+# The longest message a visitor may send, in characters (the body is refused past 4x this).
+WIDGET_MAX_MESSAGE_CHARS = env_int("WIDGET_MAX_MESSAGE_CHARS", 4000, minimum=1, maximum=100_000)
+
 # Portal tokens (tenants/credentials/, tenants/services/tokens.py).
 # How long the old value of a rotated token keeps working, unless the rotation says otherwise.
 PORTAL_TOKEN_ROTATION_GRACE_SECONDS = env_int(
@@ -357,6 +385,11 @@ PORTAL_TOKEN_REVOCATION_CHECK_MS = env_int(
 CELERY_BEAT_SCHEDULE["flush-token-last-used"] = {
     "task": "tenants.tasks.flush_token_last_used",
     "schedule": 60.0,
+}
+# The database counters' idle rate windows (every widget visitor's session has one).
+CELERY_BEAT_SCHEDULE["prune-rate-windows"] = {
+    "task": "tenants.tasks.prune_rate_windows",
+    "schedule": 600.0,
 }
 
 # Metering
@@ -395,7 +428,6 @@ CELERY_BEAT_SCHEDULE["metering-reconcile"] = {
 # Usage alerts (tenants/alerts/): at each of ALERTS_THRESHOLDS percent of a period quota, once per
 # period, account and quota: an e-mail to the account's owners and admins, and a signed POST to
 # each of its webhook endpoints. Checked by beat every minute.
-PORTAL_BRAND_NAME = env_str("PORTAL_BRAND_NAME", "Partner Portal")
 ALERTS_THRESHOLDS = (50, 80, 100)
 # Webhook deliveries: attempts time out after this many seconds; network errors, 5xx and 429 are
 # retried up to ALERTS_WEBHOOK_MAX_RETRIES times, waiting BACKOFF * 2**n seconds (capped).
@@ -436,3 +468,37 @@ CELERY_BEAT_SCHEDULE["support-sessions-expire"] = {
     "task": "tenants.tasks.end_expired_support_sessions",
     "schedule": 60.0,
 }
+# Branding
+# The operator's own brand: shown on the operator's hosts to people of no single partner, on
+# operator pages, and for every partner that has not set its own (tenants/branding/).
+PORTAL_BRAND_NAME = env_str("PORTAL_BRAND_NAME", "Partner Portal")
+if not PORTAL_BRAND_NAME or len(PORTAL_BRAND_NAME) > 60 or not PORTAL_BRAND_NAME.isprintable():
+    raise ConfigError("PORTAL_BRAND_NAME must be one line of 1 to 60 printable characters")
+PORTAL_BRAND_PRIMARY_COLOR = env_color("PORTAL_BRAND_PRIMARY_COLOR", "#2b59c3")
+PORTAL_BRAND_ACCENT_COLOR = env_color("PORTAL_BRAND_ACCENT_COLOR", "#7fa4ff")
+PORTAL_BRAND_SUPPORT_EMAIL = env_str("PORTAL_BRAND_SUPPORT_EMAIL")
+if PORTAL_BRAND_SUPPORT_EMAIL and not re.fullmatch(
+    r"[^@\s]+@[^@\s]+\.[^@\s]+", PORTAL_BRAND_SUPPORT_EMAIL
+):
+    raise ConfigError(
+        f"PORTAL_BRAND_SUPPORT_EMAIL must be an e-mail address, not {PORTAL_BRAND_SUPPORT_EMAIL!r}"
+    )
+PORTAL_BRAND_FOOTER_TEXT = env_str("PORTAL_BRAND_FOOTER_TEXT")
+# A logo for the operator's brand: a path on this portal (e.g. a static file) or an https URL.
+PORTAL_BRAND_LOGO_URL = env_str("PORTAL_BRAND_LOGO_URL")
+if PORTAL_BRAND_LOGO_URL and not PORTAL_BRAND_LOGO_URL.startswith(("/", "https://")):
+    raise ConfigError(
+        "PORTAL_BRAND_LOGO_URL must be a path (/...) or an https:// URL, "
+        f"not {PORTAL_BRAND_LOGO_URL!r}"
+    )
+# Partners' logos: at most this many bytes and pixels (width x height), checked by decoding.
+PORTAL_BRAND_LOGO_MAX_BYTES = env_int(
+    "PORTAL_BRAND_LOGO_MAX_BYTES", 256 * 1024, minimum=1024, maximum=2 * 1024 * 1024
+)
+PORTAL_BRAND_LOGO_MAX_PIXELS = env_int(
+    "PORTAL_BRAND_LOGO_MAX_PIXELS", 1024 * 1024, minimum=64 * 64, maximum=16 * 1024 * 1024
+)
+# Custom hosts partners may claim. Empty: any public domain name (each still unique across
+# partners and never one of PORTAL_OPERATOR_HOSTS). Set it (Django's pattern syntax, e.g.
+# ".partners.example.com") to allow only names your DNS and TLS certificates cover.
+PORTAL_BRAND_HOST_PATTERNS = env_list("PORTAL_BRAND_HOST_PATTERNS", [])

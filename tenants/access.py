@@ -254,6 +254,26 @@ def get_token_for(user: Caller, token_id: str, *, min_role: Role = Role.ADMIN) -
     return found
 
 
+def widget_keys_for(user: Caller, *, min_role: Role = Role.VIEWER) -> QuerySet[Token]:
+    """Widget keys of every account the user reaches."""
+    return tokens_for(user, min_role=min_role).filter(kind=Token.Kind.WIDGET)
+
+
+def get_widget_key_for(user: Caller, token_id: str, *, min_role: Role = Role.VIEWER) -> Token:
+    """The widget key with this public id on an account the user reaches, else ``Http404``
+    (an API token's id is no widget key either)."""
+    found = (
+        widget_keys_for(user, min_role=min_role)
+        .select_related("account", "created_by")
+        .prefetch_related("widget_origins")
+        .filter(token_id=token_id)
+        .first()
+    )
+    if found is None:
+        raise Http404("No such widget key")
+    return found
+
+
 def top_accounts_for(user: Caller, *, min_role: Role = Role.VIEWER) -> QuerySet[Account]:
     """Where the person's reach starts: every partner for operators, the tenant while acting as
     one, else the accounts of their own memberships with ``min_role`` or more."""

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 
 from tenants.credentials.last_used import flush_last_used
+from tenants.limits import db_counters
 from tenants.services.impersonation import end_expired_sessions
 
 
@@ -22,3 +24,13 @@ def end_expired_support_sessions() -> int:
     this keeps the lists right for sessions nobody came back to.
     """
     return end_expired_sessions()
+
+
+@shared_task(name="tenants.tasks.prune_rate_windows", ignore_result=True)
+def prune_rate_windows() -> int:
+    """Delete rate-window rows nobody will read again (database counters only; Redis expires
+    its own). Beat: every 10 minutes."""
+    if settings.REDIS_URL:
+        return 0
+    hits, rows = db_counters.prune_rate_windows()
+    return hits + rows

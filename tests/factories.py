@@ -8,8 +8,9 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import AnonymousUser, User
 
-from tenants.models import Account, Membership, Role
+from tenants.models import Account, Membership, Role, Token, WidgetOrigin
 from tenants.services import create_partner
+from tenants.services.tokens import issue_credential
 
 _numbers = itertools.count(1)
 # Local-only partners point here: nothing listens, so a test that reaches the upstream by
@@ -116,3 +117,29 @@ def make_world() -> World:
     make_member(world.tenant_user, a_child, Role.OWNER)
     make_member(world.b_owner, partner_b, Role.OWNER)
     return world
+
+
+def make_widget_key(
+    account: Account,
+    *,
+    bot_id: str = "bot_local",
+    origins: tuple[str, ...] = ("https://shop.example",),
+) -> Token:
+    """A widget key row without the upstream's bot check (for page and access tests that
+    make no network call); live tests issue theirs through ``issue_widget_key``."""
+    issued = issue_credential(
+        account,
+        "widget_key.issued",
+        Token.Kind.WIDGET,
+        actor=None,
+        context=None,
+        name="Site widget",
+        scopes=["chat:stream"],
+        bot_ids=[bot_id],
+        rpm=60,
+        session_rpm=10,
+    )
+    WidgetOrigin.objects.bulk_create(
+        [WidgetOrigin(token=issued.token, origin=origin) for origin in origins]
+    )
+    return issued.token

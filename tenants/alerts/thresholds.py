@@ -24,13 +24,14 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
 from tenants.alerts import webhooks
 from tenants.alerts.models import ThresholdAlert
+from tenants.branding import brand_for_account
+from tenants.branding.mail import send_branded_mail
 from tenants.limits.periods import Period, period_at
 from tenants.limits.policy import QUOTAS, level_values
 from tenants.metering.models import UsageEvent, UsageRollup
@@ -267,13 +268,14 @@ def _notify(account: Account, alert: ThresholdAlert, period: Period) -> None:
     to = recipients(account)
     if not to:
         return
-    brand = settings.PORTAL_BRAND_NAME
+    # The account's partner's brand: a tenant hears from its partner's product, never another's.
+    brand = brand_for_account(account)
     words = _QUOTA_WORDS[alert.quota]
     if alert.threshold >= 100:
         headline = f"{account.name} has reached its limit of {alert.limit} {words}"
     else:
         headline = f"{account.name} has used {alert.threshold}% of its {words}"
-    subject = f"[{brand}] {headline}"
+    subject = f"[{brand.product_name}] {headline}"
     body = (
         f"{headline}.\n\n"
         f"Limit: {words}, {alert.limit}\n"
@@ -282,5 +284,5 @@ def _notify(account: Account, alert: ThresholdAlert, period: Period) -> None:
     )
     if alert.threshold >= 100:
         body += "\nCalls that need more are refused with LIMITS_REACHED until then.\n"
-    body += f"\n{brand}: {settings.PORTAL_BASE_URL}/accounts/{account.public_id}/\n"
-    transaction.on_commit(lambda: send_mail(subject, body, None, to))
+    body += f"\n{brand.product_name}: {brand.base_url}/accounts/{account.public_id}/\n"
+    transaction.on_commit(lambda: send_branded_mail(brand, subject=subject, body=body, to=to))

@@ -27,7 +27,8 @@ from tenants import audit, crypto
 from tenants.alerts import signing
 from tenants.alerts.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from tenants.audit import RequestContext
-from tenants.models import Account, Role
+from tenants.models import Account
+from tenants.services.authority import check_may_administer
 from tenants.services.errors import AccountError, require_open
 
 if TYPE_CHECKING:
@@ -43,21 +44,6 @@ _RETRY_STATUSES = frozenset({429})
 
 class RetryDelivery(Exception):
     """This attempt failed in a way that may pass; the task retries (with backoff)."""
-
-
-def _check_may_manage(actor: Actor, account: Account) -> None:
-    from tenants import access
-
-    if actor is None:
-        return  # the system: CLI, tasks
-    record = getattr(actor, "record", None)  # a portal token on the management API
-    if record is not None:
-        if account.path.startswith(record.account_path):
-            return  # its scope was checked by the API; its reach is its own subtree
-        raise AccountError("No such account.", "NOT_FOUND")
-    held = access.role_on(actor, account)
-    if held is None or not held.covers(Role.ADMIN):
-        raise AccountError("Only an admin or an owner can manage webhooks here.", "NOT_AUTHORIZED")
 
 
 def clean_url(url: str) -> str:
@@ -81,7 +67,7 @@ def create_endpoint(
 ) -> tuple[WebhookEndpoint, str]:
     """A new endpoint of ``account`` and its secret (which exists nowhere else in clear)."""
     require_open(account)
-    _check_may_manage(actor, account)
+    check_may_administer(actor, account, "webhooks")
     url = clean_url(url)
     description = (description or "").strip()
     if len(description) > 200:
@@ -110,7 +96,7 @@ def create_endpoint(
 def delete_endpoint(
     endpoint: WebhookEndpoint, *, actor: Actor, context: RequestContext | None = None
 ) -> None:
-    _check_may_manage(actor, endpoint.account)
+    check_may_administer(actor, endpoint.account, "webhooks")
     with transaction.atomic():
         audit.record(
             "webhook.deleted",
@@ -128,7 +114,7 @@ def send_test(
     endpoint: WebhookEndpoint, *, actor: Actor, context: RequestContext | None = None
 ) -> WebhookDelivery:
     """Queue a ``webhook.test`` event to ``endpoint`` (delivered, retried and logged like any)."""
-    _check_may_manage(actor, endpoint.account)
+    check_may_administer(actor, endpoint.account, "webhooks")
     account = endpoint.account
     with transaction.atomic():
         delivery = queue_event(

@@ -1,4 +1,4 @@
-"""The only request body the API reads: JSON of bounded size."""
+"""The request bodies the API reads: JSON of bounded size, and multipart (a partner's logo)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import json
 from collections.abc import Mapping
 from typing import IO, Any
 
+from django.conf import settings
 from rest_framework.exceptions import ParseError
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import JSONParser, MultiPartParser
 
 # Far above any real request (an account's meta and limits). DRF's JSONParser reads the raw
 # stream, past Django's DATA_UPLOAD_MAX_MEMORY_SIZE check, so the bound is enforced here.
@@ -19,6 +20,13 @@ def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def declared_length(parser_context: Mapping[str, Any] | None) -> int | None:
+    """The request's Content-Length, if it sent a usable one."""
+    request = (parser_context or {}).get("request")
+    declared = str(request.META.get("CONTENT_LENGTH", "")) if request is not None else ""
+    return int(declared) if declared.isdigit() else None
+
+
 class BoundedJSONParser(JSONParser):
     def parse(
         self,
@@ -26,9 +34,8 @@ class BoundedJSONParser(JSONParser):
         media_type: str | None = None,
         parser_context: Mapping[str, Any] | None = None,
     ) -> Any:
-        request = (parser_context or {}).get("request")
-        declared = str(request.META.get("CONTENT_LENGTH", "")) if request is not None else ""
-        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        declared = declared_length(parser_context)
+        if declared is not None and declared > MAX_BODY_BYTES:
             raise ParseError(TOO_BIG)
         body = stream.read(MAX_BODY_BYTES + 1)
         if len(body) > MAX_BODY_BYTES:
@@ -39,3 +46,25 @@ class BoundedJSONParser(JSONParser):
             raise ParseError("The request body is not UTF-8.") from None
         except ValueError as exc:
             raise ParseError(f"The request body is not valid JSON: {exc}.") from None
+
+
+class BoundedMultiPartParser(MultiPartParser):
+    """Multipart forms for uploads (a brand's logo), refused by their declared size first.
+
+    The limit is the logo's byte cap plus room for the other fields; the file itself is
+    checked against its own cap by the service.
+    """
+
+    def parse(
+        self,
+        stream: IO[Any],
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> Any:
+        limit = settings.PORTAL_BRAND_LOGO_MAX_BYTES + MAX_BODY_BYTES
+        declared = declared_length(parser_context)
+        if declared is None:
+            raise ParseError("A multipart request needs a Content-Length.")
+        if declared > limit:
+            raise ParseError(f"The request body is larger than {limit // 1024} KiB.")
+        return super().parse(stream, media_type, parser_context)

@@ -8,6 +8,7 @@ from rest_framework.routers import SimpleRouter
 
 from tenants.api.accounts import AccountViewSet
 from tenants.api.audit import AuditEventViewSet
+from tenants.api.branding import BrandingViewSet
 from tenants.api.errors import not_found
 from tenants.api.limits import AccountLimitsViewSet, PlanViewSet
 from tenants.api.people import InvitationViewSet, MembershipViewSet
@@ -41,6 +42,13 @@ urlpatterns: list[URLPattern | URLResolver] = [
         "accounts/<str:id>/usage/daily/",
         AccountUsageViewSet.as_view({"get": "daily"}),
         name="account-usage-daily",
+    ),
+    path(
+        "accounts/<str:id>/branding/",
+        BrandingViewSet.as_view(
+            {"get": "retrieve", "patch": "partial_update", "delete": "destroy"}
+        ),
+        name="account-branding",
     ),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI from drf-spectacular-sidecar's static files (no CDN), its script served

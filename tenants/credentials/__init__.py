@@ -6,6 +6,7 @@ The proxy (async) and the partner API (sync) use only this module's public names
     record_allows_scope(record, "conversation:complete")
     record_allows_route(record, "/api/v1/bot/list")
     record_allows_bot(record, bot_id)
+    record_allows_origin(record, origin)           # widget keys: a browser's Origin
     record_covers_account(record, account.path)   # run-as target in the token's subtree
 
 ``authenticate`` raises ``CredentialError`` (``.message``, ``.code == "NOT_AUTHENTICATED"``,
@@ -29,6 +30,7 @@ from tenants.credentials.format import API_PREFIX, WIDGET_PREFIX, hash_secret, p
 from tenants.credentials.records import (
     TokenRecord,
     record_allows_bot,
+    record_allows_origin,
     record_allows_route,
     record_allows_scope,
     record_covers_account,
@@ -59,6 +61,7 @@ __all__ = [
     "hash_secret",
     "parse",
     "record_allows_bot",
+    "record_allows_origin",
     "record_allows_route",
     "record_allows_scope",
     "record_covers_account",

@@ -138,7 +138,12 @@ def _encode(record: TokenRecord | None) -> tuple[str, int]:
 def _load_from_database(token_id: str, *, fill_store: bool) -> TokenRecord | None:
     from tenants.models import Token
 
-    token = Token.objects.select_related("account").filter(token_id=token_id).first()
+    token = (
+        Token.objects.select_related("account")
+        .prefetch_related("widget_origins")
+        .filter(token_id=token_id)
+        .first()
+    )
     record = record_from_token(token) if token is not None else None
     if fill_store:
         value, ttl = _encode(record)

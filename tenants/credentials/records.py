@@ -39,6 +39,10 @@ class TokenRecord:
     # The token's own requests-per-minute limit (tenants.limits); a default, so that records
     # cached before the field existed still load.
     rpm: int | None = None
+    # Widget keys: the web origins browsers may use the key from (None for other kinds), and
+    # each chat session's requests per minute (tenants.widget).
+    allowed_origins: tuple[str, ...] | None = None
+    session_rpm: int | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -46,8 +50,8 @@ class TokenRecord:
     @classmethod
     def from_json(cls, text: str) -> TokenRecord:
         data: dict[str, Any] = json.loads(text)
-        for name in ("scopes", "bot_ids", "allowed_routes"):
-            if data[name] is not None:
+        for name in ("scopes", "bot_ids", "allowed_routes", "allowed_origins"):
+            if data.get(name) is not None:
                 data[name] = tuple(data[name])
         return cls(**data)
 
@@ -57,7 +61,14 @@ def _epoch(value: datetime | None) -> float | None:
 
 
 def record_from_token(token: Token) -> TokenRecord:
+    """The record of ``token``; a widget key's origins are read from its rows (prefetch
+    ``widget_origins`` to save the query)."""
     account = token.account
+    origins = (
+        tuple(sorted(row.origin for row in token.widget_origins.all()))
+        if token.kind == "widget"
+        else None
+    )
     return TokenRecord(
         token_id=token.token_id,
         kind=token.kind,
@@ -74,6 +85,8 @@ def record_from_token(token: Token) -> TokenRecord:
         previous_secret_hash=token.previous_secret_hash or None,
         previous_valid_until=_epoch(token.previous_valid_until),
         rpm=token.rpm,
+        allowed_origins=origins,
+        session_rpm=token.session_rpm,
     )
 
 
@@ -95,3 +108,8 @@ def record_allows_bot(record: TokenRecord, bot_id: str) -> bool:
 def record_covers_account(record: TokenRecord, account_path: str) -> bool:
     """True if the account at ``account_path`` is the token's account or a descendant of it."""
     return account_path.startswith(record.account_path)
+
+
+def record_allows_origin(record: TokenRecord, origin: str) -> bool:
+    """True if ``origin`` (as a browser sends it) is one of a widget key's allowed origins."""
+    return record.allowed_origins is not None and origin in record.allowed_origins

@@ -1,7 +1,8 @@
 """The shared store behind token records: Redis when ``REDIS_URL`` is set, else Django's cache.
 
 Every worker process reads and writes the same keys here, so it is what makes a revocation in
-one process visible to all the others. Values are short strings (JSON). Two backends, one
+one process visible to all the others. Values are short strings (JSON). Other hot paths that
+need the same (the widget's sessions) take a store of their own namespace. Two backends, one
 interface:
 
 - ``RedisStore`` talks to Redis directly: a synchronous client for sync code and one asyncio
@@ -38,36 +39,39 @@ class SharedStore(Protocol):
     def set_many(self, values: Mapping[str, str], ttl: int) -> None: ...
     async def aget(self, key: str) -> str | None: ...
     async def aset(self, key: str, value: str, ttl: int) -> None: ...
+    async def aadd(self, key: str, value: str, ttl: int) -> bool: ...
+    async def aget_renewed(self, key: str, ttl: int) -> str | None: ...
 
 
 class CacheStore:
     """Django's default cache: the database cache in the embedded profile."""
 
-    def __init__(self) -> None:
+    def __init__(self, namespace: str = NAMESPACE) -> None:
         from django.core.cache import caches
 
         self._cache = caches["default"]
+        self.namespace = namespace
 
     def get(self, key: str) -> str | None:
-        value = self._cache.get(NAMESPACE + key)
+        value = self._cache.get(self.namespace + key)
         return value if isinstance(value, str) else None
 
     def get_many(self, keys: Iterable[str]) -> dict[str, str]:
-        found = self._cache.get_many([NAMESPACE + key for key in keys])
+        found = self._cache.get_many([self.namespace + key for key in keys])
         return {
-            key.removeprefix(NAMESPACE): value
+            key.removeprefix(self.namespace): value
             for key, value in found.items()
             if isinstance(value, str)
         }
 
     def set(self, key: str, value: str, ttl: int) -> None:
-        self._cache.set(NAMESPACE + key, value, timeout=ttl)
+        self._cache.set(self.namespace + key, value, timeout=ttl)
 
     def add(self, key: str, value: str, ttl: int) -> bool:
-        return bool(self._cache.add(NAMESPACE + key, value, timeout=ttl))
+        return bool(self._cache.add(self.namespace + key, value, timeout=ttl))
 
     def set_many(self, values: Mapping[str, str], ttl: int) -> None:
-        self._cache.set_many({NAMESPACE + key: value for key, value in values.items()}, ttl)
+        self._cache.set_many({self.namespace + key: value for key, value in values.items()}, ttl)
 
     async def aget(self, key: str) -> str | None:
         return await sync_to_async(self.get)(key)
@@ -75,15 +79,28 @@ class CacheStore:
     async def aset(self, key: str, value: str, ttl: int) -> None:
         await sync_to_async(self.set)(key, value, ttl)
 
+    async def aadd(self, key: str, value: str, ttl: int) -> bool:
+        return await sync_to_async(self.add)(key, value, ttl)
+
+    def get_renewed(self, key: str, ttl: int) -> str | None:
+        value = self.get(key)
+        if value is not None:
+            self._cache.touch(self.namespace + key, timeout=ttl)
+        return value
+
+    async def aget_renewed(self, key: str, ttl: int) -> str | None:
+        """The value, kept for ``ttl`` seconds more."""
+        return await sync_to_async(self.get_renewed)(key, ttl)
+
 
 class RedisStore:
     """Redis, with the same key prefix as the Django cache (``PORTAL_CACHE_PREFIX``)."""
 
-    def __init__(self, url: str, prefix: str) -> None:
+    def __init__(self, url: str, prefix: str, namespace: str = NAMESPACE) -> None:
         import redis
 
         self._url = url
-        self._prefix = f"{prefix}:{NAMESPACE}" if prefix else NAMESPACE
+        self._prefix = f"{prefix}:{namespace}" if prefix else namespace
         self._sync = redis.Redis.from_url(
             url,
             socket_timeout=REDIS_TIMEOUT_SECONDS,
@@ -142,15 +159,23 @@ class RedisStore:
     async def aset(self, key: str, value: str, ttl: int) -> None:
         await self._async_client().set(self._prefix + key, value, ex=ttl)
 
+    async def aadd(self, key: str, value: str, ttl: int) -> bool:
+        return bool(await self._async_client().set(self._prefix + key, value, ex=ttl, nx=True))
+
+    async def aget_renewed(self, key: str, ttl: int) -> str | None:
+        """The value, kept for ``ttl`` seconds more (one GETEX)."""
+        value = await self._async_client().getex(self._prefix + key, ex=ttl)
+        return value if isinstance(value, str) else None
+
 
 @cache
-def _store_for(redis_url: str, prefix: str) -> SharedStore:
+def _store_for(redis_url: str, prefix: str, namespace: str) -> SharedStore:
     if redis_url:
-        return RedisStore(redis_url, prefix)
-    return CacheStore()
+        return RedisStore(redis_url, prefix, namespace)
+    return CacheStore(namespace)
 
 
-def shared_store() -> SharedStore:
-    """The store of the running configuration (one per process and configuration)."""
+def shared_store(namespace: str = NAMESPACE) -> SharedStore:
+    """The store of the running configuration (one per process, configuration and namespace)."""
     prefix = str(settings.CACHES["default"].get("KEY_PREFIX", ""))
-    return _store_for(settings.REDIS_URL, prefix)
+    return _store_for(settings.REDIS_URL, prefix, namespace)

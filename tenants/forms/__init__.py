@@ -15,15 +15,18 @@ from tenants.forms.accounts import (
     TenantFilterForm,
     time_zone_choices,
 )
+from tenants.forms.branding import BrandingForm
 from tenants.forms.limits import AccountLimitsForm, PlanForm
 from tenants.forms.support import SupportStartForm
-from tenants.forms.tokens import RevokeTokenForm, RotateTokenForm, TokenForm
+from tenants.forms.tokens import RevokeTokenForm, RotateTokenForm, TokenForm, TokenRateForm
+from tenants.forms.widget_keys import WidgetKeyForm, WidgetOriginsForm
 
 __all__ = [
     "PERIOD_LIMITS",
     "AccountLimitsForm",
     "AccountProfileForm",
     "AuditFilterForm",
+    "BrandingForm",
     "CloseForm",
     "InvitationSignupForm",
     "InviteForm",
@@ -36,5 +39,8 @@ __all__ = [
     "SuspendForm",
     "TenantFilterForm",
     "TokenForm",
+    "TokenRateForm",
+    "WidgetKeyForm",
+    "WidgetOriginsForm",
     "time_zone_choices",
 ]

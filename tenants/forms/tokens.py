@@ -33,6 +33,17 @@ def _simplest(scopes: list[str]) -> list[str]:
     return [scope for scope in scopes if scope.endswith(":*") or scope.split(":")[0] not in whole]
 
 
+def token_rpm_field() -> forms.IntegerField:
+    return forms.IntegerField(
+        label="Requests per minute",
+        required=False,
+        min_value=0,
+        max_value=10**9,
+        widget=forms.NumberInput(attrs={"placeholder": "no own limit"}),
+        help_text="This token's own rate; its account's limits apply too. Blank: none of its own.",
+    )
+
+
 class TokenForm(forms.Form):
     """A new API token: its name, scopes (the picker), optional bots and expiry.
 
@@ -74,14 +85,7 @@ class TokenForm(forms.Form):
         help_text="Blank: it works until revoked.",
     )
 
-    rpm = forms.IntegerField(
-        label="Requests per minute",
-        required=False,
-        min_value=0,
-        max_value=10**9,
-        widget=forms.NumberInput(attrs={"placeholder": "no own limit"}),
-        help_text="This token's own rate; its account's limits apply too. Blank: none of its own.",
-    )
+    rpm = token_rpm_field()
 
     def clean_bot_ids(self) -> list[str] | None:
         text: str = self.cleaned_data["bot_ids"]
@@ -174,6 +178,12 @@ class RotateTokenForm(forms.Form):
             choices.sort()
         field.choices = [(str(seconds), label) for seconds, label in choices]  # type: ignore[attr-defined]
         field.initial = str(default_grace)
+
+
+class TokenRateForm(forms.Form):
+    """A token's own requests per minute, changed after it was issued."""
+
+    rpm = token_rpm_field()
 
 
 class RevokeTokenForm(forms.Form):

@@ -25,13 +25,14 @@ from tenants.limits.admission import (
     give_back,
     settle,
 )
-from tenants.limits.policy import LEVEL_FIELDS, Level, level_values
+from tenants.limits.policy import LEVEL_FIELDS, Level, Rate, level_values
 
 __all__ = [
     "LEVEL_FIELDS",
     "Level",
     "LimitExceeded",
     "LimitsUnavailable",
+    "Rate",
     "Reservation",
     "admit",
     "give_back",

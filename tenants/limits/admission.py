@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tenants.limits.counters import Adjustment, Counters, Verdict, backend
-from tenants.limits.policy import Check, Kind, Level, checks_for, cost_of
+from tenants.limits.policy import Check, Cost, Kind, Level, Rate, checks_for, cost_of
 
 logger = logging.getLogger("tenants.limits")
 
@@ -51,6 +51,8 @@ class Reservation:
     reserved: list[Adjustment]  # messages and conversations taken at admission
     token_counters: list[Adjustment]  # each level's tokens counter of the period (amount 0)
     headers: Headers
+    # What the call costs (messages, conversations): metering records the same numbers.
+    cost: Cost = field(default_factory=Cost)
     done: bool = field(default=False)
 
 
@@ -61,21 +63,22 @@ async def admit(
     levels: Sequence[Level],
     metering: str,
     body: Mapping[str, Any],
+    rates: Sequence[Rate] = (),
     now: datetime | None = None,
     counters: Counters | None = None,
 ) -> Reservation:
-    """Check every limit of the call and reserve what it costs, atomically, or refuse it."""
+    """Check every limit of the call and reserve what it costs, atomically, or refuse it.
+
+    ``rates``: the call's other requests-per-minute limits (a widget key's chat session).
+    """
     now = now or datetime.now(UTC)
     counters = counters or backend()
+    cost = cost_of(metering, body)
     checks = checks_for(
-        token_id=token_id,
-        token_rpm=token_rpm,
-        levels=levels,
-        cost=cost_of(metering, body),
-        now=now,
+        token_id=token_id, token_rpm=token_rpm, levels=levels, cost=cost, now=now, rates=rates
     )
     if not any(check.enforced for check in checks):
-        return Reservation(counters, [], [], [])
+        return Reservation(counters, [], [], [], cost)
     try:
         verdict = await counters.admit(checks)
     except Exception as error:
@@ -93,7 +96,9 @@ async def admit(
         for check in checks
         if check.kind is Kind.TOKENS
     ]
-    return Reservation(counters, reserved, token_counters, _rate_headers(checks, verdict, now))
+    return Reservation(
+        counters, reserved, token_counters, _rate_headers(checks, verdict, now), cost
+    )
 
 
 async def give_back(reservation: Reservation) -> None:
@@ -166,13 +171,15 @@ def _refusal(
     retry_after = _reset_seconds(check, verdict, i, now)
     details: dict[str, Any] = {}
     if check.level is None:
-        details["token"] = check.subject.removeprefix("token:")
+        # "token:<id>" → {"token": id}; a call's other rates alike ("session:…").
+        subject_kind, _, subject_id = check.subject.partition(":")
+        details[subject_kind] = subject_id
     else:
         details["account"] = check.level.public_id
     if check.period is None:
         reset_at = verdict.resets_ms[i]
         code = "TOO_MANY_REQUESTS"
-        who = "This token" if check.level is None else _who(check.level, levels)
+        who = (check.label or "This token") if check.level is None else _who(check.level, levels)
         message = (
             f"{who} has made {_count(check.limit, 'request')} in the last minute, its limit "
             f"(retry in {retry_after} s)."

@@ -134,13 +134,39 @@ def _locked(keys: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], Limi
         return {(row.subject, row.period, row.name): row for row in query}
 
     rows = select()
-    if len(rows) < len(keys):
-        # First use of a counter (a new period, a new account): create the rows, then lock
-        # them all; a concurrent creator makes the same rows, which ignore_conflicts absorbs.
+    for _attempt in range(3):
+        if len(rows) == len(keys):
+            return rows
+        # First use of a counter (a new period, a new account, a new chat session): create
+        # the rows, then lock them all; a concurrent creator makes the same rows, which
+        # ignore_conflicts absorbs, and a row pruned meanwhile (prune_rate_windows) is made
+        # again on the next round.
         missing = [key for key in keys if key not in rows]
         LimitCounter.objects.bulk_create(
             [LimitCounter(subject=s, period=p, name=n) for s, p, n in missing],
             ignore_conflicts=True,
         )
         rows = select()
+    if len(rows) < len(keys):
+        raise RuntimeError("limit counter rows vanished while being locked")
     return rows
+
+
+# Subjects that come and go by the thousand (one per widget visitor): their rate rows are
+# deleted once idle. Tokens and accounts keep theirs (one row each, used again and again).
+EPHEMERAL_SUBJECTS = ("session:",)
+
+
+def prune_rate_windows(now_ms: int | None = None) -> tuple[int, int]:
+    """Delete the rate hits that left every window (an idle subject's are never met again by
+    an admission), then the lock rows of idle chat sessions. Returns (hits, rows) deleted."""
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    hits, _ = RateHit.objects.filter(at_ms__lte=now_ms - _WINDOW_MS).delete()
+    idle = LimitCounter.objects.filter(period=RATE, name=RATE).exclude(
+        subject__in=RateHit.objects.values("subject")
+    )
+    ephemeral = Q()
+    for prefix in EPHEMERAL_SUBJECTS:
+        ephemeral |= Q(subject__startswith=prefix)
+    rows, _ = idle.filter(ephemeral).delete()
+    return hits, rows

@@ -104,7 +104,8 @@ class Check:
     limit: int | None  # None: counted (so a limit set mid-period is right), never refused
     amount: int
     period: Period | None  # None for rates
-    level: Level | None  # None for the token's own rate
+    level: Level | None  # None for the token's own rate and the call's other ``Rate``s
+    label: str = ""  # how a refusal names a subject that is no level ("" : the token)
 
     @property
     def counter(self) -> str:
@@ -128,6 +129,17 @@ class Check:
 
 
 @dataclass(frozen=True, slots=True)
+class Rate:
+    """A requests-per-minute limit of another subject of the call, such as one chat session of
+    a widget key (``tenants.widget``): checked and counted in the same atomic step as the rest.
+    """
+
+    subject: str  # "session:<token id>:<digest>"; at most 76 characters (LimitCounter.subject)
+    limit: int
+    label: str  # how a refusal names it: "This chat session"
+
+
+@dataclass(frozen=True, slots=True)
 class Cost:
     """What a call reserves at admission, by the route's metering (``tenants.proxy.routes``)."""
 
@@ -137,15 +149,25 @@ class Cost:
 
 
 def cost_of(metering: str, body: Mapping[str, Any]) -> Cost:
-    """``message``: 1 message; ``stream`` (a completion): 1 message, tokens checked;
-    ``conversation``: 1 conversation, and 1 message when it is created with messages."""
-    if metering == "message":
+    """What a call costs, in the upstream's own units: every message it stores or produces.
+
+    - ``message`` (send, message/create, a stateless dispatch) and ``stream`` (a stateless
+      completion, receive): 1 message, tokens checked;
+    - ``stateful`` (complete or dispatch on a stored conversation): the user's message when the
+      body carries ``text``, plus the bot's reply: 2 messages (1 without text), tokens checked;
+    - ``conversation``: 1 conversation, plus each message it is created with.
+
+    The same cost is reserved at admission and recorded by metering, so quotas, usage pages
+    and the nightly reconciliation against the upstream's ``usage/fetch`` agree.
+    """
+    if metering in ("message", "stream"):
         return Cost(messages=1, tokens=True)
-    if metering == "stream":
-        return Cost(messages=1, tokens=True)
+    if metering == "stateful":
+        text = body.get("text")
+        return Cost(messages=2 if isinstance(text, str) and text else 1, tokens=True)
     if metering == "conversation":
-        carries = isinstance(body.get("messages"), list) and bool(body["messages"])
-        return Cost(conversations=1, messages=1 if carries else 0)
+        messages = body.get("messages")
+        return Cost(conversations=1, messages=len(messages) if isinstance(messages, list) else 0)
     return Cost()
 
 
@@ -156,11 +178,15 @@ def checks_for(
     levels: Sequence[Level],
     cost: Cost,
     now: datetime,
+    rates: Sequence[Rate] = (),
 ) -> list[Check]:
-    """Every check of one call: the token's rate, then each level from the acting account up."""
+    """Every check of one call: the token's rate, the call's other ``rates``, then each level
+    from the acting account up."""
     checks: list[Check] = []
     if token_rpm is not None:
         checks.append(Check(f"token:{token_id}", Kind.RATE, RATE, token_rpm, 1, None, None))
+    for rate in rates:
+        checks.append(Check(rate.subject, Kind.RATE, RATE, rate.limit, 1, None, None, rate.label))
     for level in reversed(levels):
         if level.rpm is not None:
             checks.append(Check(level.subject, Kind.RATE, RATE, level.rpm, 1, None, level))

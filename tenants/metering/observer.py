@@ -15,10 +15,11 @@ estimate and ``estimated`` is true:
 2. the number of ``token``/``reasoningToken`` events relayed (one model token each), for a
    completion that was cut before the upstream reported anything; else 0.
 
-Messages and conversations come from the route table (``routes.Metering``): a successful call
-of a ``message`` or ``stream`` route is one message, of a ``conversation`` route one
-conversation; a refused call or an idempotent replay is none. A call that started streaming
-and was then cut (by either side) still counts, with the tokens seen so far.
+Messages and conversations are what the call was admitted for
+(``tenants.limits.policy.cost_of``: the upstream's own units, e.g. two messages for a stateful
+turn that sends text): a successful call records that cost; a refused call or an idempotent
+replay records none. A call that started streaming and was then cut (by either side) still
+counts, with the tokens seen so far.
 """
 
 from __future__ import annotations
@@ -28,13 +29,17 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tenants.limits.policy import Cost, cost_of
+
 if TYPE_CHECKING:
     # Types only: the proxy imports this module, so importing the proxy here would be a cycle.
     from tenants.proxy.routes import Route
     from tenants.proxy.wire import Message, Receive, Send
 
 # routes.Metering values (a StrEnum, so the route's value compares equal to these).
-_NONE, _MESSAGE, _CONVERSATION, _STREAM = "none", "message", "conversation", "stream"
+_NONE = "none"
+# The routes whose answers are completions, read for the tokens they report.
+_COMPLETIONS = ("stream", "stateful")
 
 _LINE_FORMATS = (b"application/jsonl", b"application/x-ndjson", b"application/x-jsonlines")
 _SSE = b"text/event-stream"
@@ -61,6 +66,8 @@ class UsageMeter:
     __slots__ = (
         "_billed",
         "_billed_by_result",
+        "_cost_conversations",
+        "_cost_messages",
         "_format",
         "_input_tokens",
         "_output_tokens",
@@ -75,7 +82,7 @@ class UsageMeter:
         "status",
     )
 
-    def __init__(self, metering: str = _NONE) -> None:
+    def __init__(self, metering: str = _NONE, cost: Cost | None = None) -> None:
         self.started = time.perf_counter()
         self.metering = metering  # the route's routes.Metering
         self.status = 0
@@ -90,10 +97,17 @@ class UsageMeter:
         self._output_tokens = 0
         self._saw_usage = False
         self._token_events = 0
+        self._cost_messages = 0
+        self._cost_conversations = 0
+        self._count(cost or cost_of(metering, {}))
 
-    def expect(self, route: Route | None) -> None:
-        """How the call's usage counts, from its route; before the answer starts."""
+    def expect(self, route: Route | None, cost: Cost | None = None) -> None:
+        """How the call's usage counts: its route, and the cost it was admitted for."""
         self.metering = route.metering if route is not None else _NONE
+        self._count(cost or cost_of(self.metering, {}))
+
+    def _count(self, cost: Cost) -> None:
+        self._cost_messages, self._cost_conversations = cost.messages, cost.conversations
 
     # -- the ASGI boundary ---------------------------------------------------------------------
 
@@ -126,13 +140,12 @@ class UsageMeter:
         if self.replayed or not 200 <= self.status < 300:
             # Refused, failed before doing anything, or answered from the idempotency store.
             return Usage(0, 0, 0, self._input_tokens, self._output_tokens, estimated=False)
-        messages = 1 if self.metering in (_MESSAGE, _STREAM) else 0
-        conversations = 1 if self.metering == _CONVERSATION else 0
+        messages, conversations = self._cost_messages, self._cost_conversations
         if self._billed is not None:
             tokens, estimated = self._billed, False
         elif self._saw_usage:
             tokens, estimated = self._input_tokens + self._output_tokens, True
-        elif self.metering == _STREAM:
+        elif self.metering in _COMPLETIONS:
             tokens, estimated = self._token_events, True
         else:
             tokens, estimated = 0, False
@@ -154,7 +167,7 @@ class UsageMeter:
                 self.error_code = value.decode("latin-1")[:64]
         # Bodies are read only where they can say something: usage on completions, the code
         # of an error. Lists, channels and files pass untouched.
-        if self.metering != _STREAM and status < 400:
+        if self.metering not in _COMPLETIONS and status < 400:
             return
         if content_type == _JSON:
             self._format = _READ_JSON

@@ -1,5 +1,5 @@
 """Accounts (partners and their tenants, to any depth), the people on them, their tokens,
-support sessions and the audit log.
+support sessions, the partners' brands, and the audit log.
 
 One module per area; everything is importable from ``tenants.models``.
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from tenants.models.accounts import Account, AccountQuerySet, new_partner_public_id
 from tenants.models.audit import AuditEvent, AuditEventQuerySet, AuditLogIsAppendOnly
+from tenants.models.branding import Brand, BrandHost, BrandLogo
 from tenants.models.limits import LimitCounter, Plan, RateHit
 from tenants.models.people import (
     Invitation,
@@ -22,7 +23,7 @@ from tenants.models.support import (
     SupportSessionQuerySet,
     new_correlation_id,
 )
-from tenants.models.tokens import Token, TokenQuerySet
+from tenants.models.tokens import Token, TokenQuerySet, WidgetOrigin
 
 __all__ = [
     "Account",
@@ -30,6 +31,9 @@ __all__ = [
     "AuditEvent",
     "AuditEventQuerySet",
     "AuditLogIsAppendOnly",
+    "Brand",
+    "BrandHost",
+    "BrandLogo",
     "Impersonation",
     "Invitation",
     "InvitationQuerySet",
@@ -42,6 +46,7 @@ __all__ = [
     "SupportSessionQuerySet",
     "Token",
     "TokenQuerySet",
+    "WidgetOrigin",
     "hash_invitation_token",
     "new_correlation_id",
     "new_partner_public_id",

@@ -32,7 +32,7 @@ class Token(models.Model):
     class Kind(models.TextChoices):
         API = "api", "API token"  # long-lived, for programs
         SESSION = "session", "Session token"  # short-lived, optionally limited to routes
-        WIDGET = "widget", "Widget key"  # one bot, from browsers (a later issue)
+        WIDGET = "widget", "Widget key"  # one bot, chat:stream only, from browsers (tenants/widget)
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="tokens")
     # Public id, also inside the token itself: the hot path finds the record by it.
@@ -47,6 +47,8 @@ class Token(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     # Requests per minute for this token alone (null: none); its account's limits apply too.
     rpm = models.PositiveIntegerField(null=True, blank=True)
+    # Widget keys only: requests per minute of each chat session (sessionId) of the key.
+    session_rpm = models.PositiveIntegerField(null=True, blank=True)
 
     # HMAC-SHA256 (PORTAL_TOKEN_PEPPER) of the secret: tenants.credentials.format.hash_secret.
     secret_hash = models.CharField(max_length=64, editable=False)
@@ -77,6 +79,10 @@ class Token(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name or self.token_id} ({self.display})"
+
+    @property
+    def is_widget_key(self) -> bool:
+        return self.kind == self.Kind.WIDGET
 
     @property
     def prefix(self) -> str:
@@ -113,3 +119,25 @@ class Token(models.Model):
         if self.is_expired:
             return "expired"
         return "active"
+
+
+class WidgetOrigin(models.Model):
+    """One web origin (``scheme://host[:port]``) a widget key may be used from by browsers.
+
+    Rows, not a JSON list on the token, so that a browser's CORS preflight, which carries an
+    origin but no key, can ask "does some live widget key list this origin?" through an index
+    (``tenants.widget.origins``). The key's own list travels in its cached record.
+    """
+
+    token = models.ForeignKey(Token, on_delete=models.CASCADE, related_name="widget_origins")
+    origin = models.CharField(max_length=255)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["token", "origin"], name="unique_widget_origin"),
+        ]
+        indexes = [models.Index(fields=["origin"], name="widget_origin_lookup")]
+        ordering = ["origin"]
+
+    def __str__(self) -> str:
+        return self.origin

@@ -45,6 +45,9 @@ def _not_authenticated(message: str) -> ApiError:
 
 def resolve_caller(request: HttpRequest) -> Caller:
     record = authenticate_request(request)
+    if record.kind == "widget":
+        # A widget key sits in public web pages and only chats (tenants/widget).
+        raise _not_authenticated("Widget keys work only on /v1/chat/stream")
     user_id = next((request.headers[h] for h in RUN_AS_HEADERS if request.headers.get(h)), "")
     child_email = request.headers.get(RUN_AS_EMAIL_HEADER, "")
     if user_id or child_email:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 
 from django.conf import settings
 
@@ -62,6 +63,25 @@ _TOKEN_SCHEMES = ("bearer", "token")  # the SDKs send Bearer; ChatBotKit's docs 
 
 async def proxy_application(scope: Scope, receive: Receive, send: Send) -> None:
     """ASGI entry point for ``/v1/...`` and ``/api/v1/...`` (HTTP only)."""
+    await handle(scope, receive, send)
+
+
+async def handle(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    *,
+    caller: TokenRecord | None = None,
+    rates: Sequence[limits.Rate] = (),
+) -> None:
+    """One call through the pipeline; ``caller`` and ``rates`` are set by the portal's own
+    faces only.
+
+    ``caller``: a credential the portal already checked (a person in the console, a widget key):
+    the call skips the ``Authorization`` header and goes through every other step as a token's
+    call would (tenants/proxy/internal.py). ``rates``: more requests-per-minute limits admitted
+    with the call's own (a widget key's chat session).
+    """
     request: Request | None = None
     # -- metering (tenants.metering): what the finally below records of an authenticated call.
     record: TokenRecord | None = None
@@ -81,7 +101,7 @@ async def proxy_application(scope: Scope, receive: Receive, send: Send) -> None:
         if request.method == "POST" and not _is_json(request.headers.get("content-type", "")):
             raise bad_request("POST requests need Content-Type: application/json")
 
-        record = await _authenticate(request)
+        record = caller if caller is not None else await _authenticate(request)
         identity = await acting.resolve(
             request.headers,
             account_id=record.account_id,
@@ -103,11 +123,11 @@ async def proxy_application(scope: Scope, receive: Receive, send: Send) -> None:
         # -- limits (tenants.limits): admission, after everything that is free to refuse and
         # before anything that costs an upstream call; settled when the call ends. ---------------
         metering = matched.route.metering if matched.route is not None else routes.Metering.NONE
-        reservation = await _admit(record, identity, metering, fields)
+        reservation = await _admit(record, identity, metering, fields, rates)
         # One meter per call (tenants.metering): the settle reads the upstream's reported
         # tokens from it, and metering records it in the finally below.
         meter = UsageMeter()
-        meter.expect(matched.route)
+        meter.expect(matched.route, reservation.cost)
         await _forward_limited(request, record, identity, body, receive, send, reservation, meter)
         # -- end limits --------------------------------------------------------------------------
     except ProxyError as error:
@@ -136,9 +156,14 @@ async def _authenticate(request: Request) -> TokenRecord:
     if scheme.lower() not in _TOKEN_SCHEMES or not token:
         raise not_authenticated()
     try:
-        return await authenticate(token)
+        record = await authenticate(token)
     except CredentialError as error:
         raise ProxyError(error.status, error.message, error.code) from None
+    if record.kind == "widget":
+        # A widget key sits in public web pages: it chats with its one bot through the widget
+        # stream (tenants/widget), and opens nothing else.
+        raise not_authenticated("Widget keys work only on /v1/chat/stream")
+    return record
 
 
 def _authorize(record: TokenRecord, matched: Match, path: str) -> None:
@@ -175,7 +200,11 @@ def _require_bot(record: TokenRecord, bot_id: str) -> None:
 
 
 async def _admit(
-    record: TokenRecord, identity: acting.Acting, metering: str, fields: dict[str, object]
+    record: TokenRecord,
+    identity: acting.Acting,
+    metering: str,
+    fields: dict[str, object],
+    rates: Sequence[limits.Rate],
 ) -> limits.Reservation:
     try:
         return await limits.admit(
@@ -184,6 +213,7 @@ async def _admit(
             levels=identity.account.levels,
             metering=metering,
             body=fields,
+            rates=rates,
         )
     except limits.LimitExceeded as refusal:
         raise ProxyError(

@@ -12,7 +12,7 @@ One row per upstream route (UPSTREAM.md §5-§9), written as the path below ``/v
   look-up, so a bot restriction covers what a token creates and completes directly.
 
 Routes the table does not know are forwarded only for tokens holding ``*``. Routes the portal
-answers itself (partner users, their tokens and sessions) are routed to Django by
+answers itself (partner users, their tokens and sessions; the widget stream) are routed away by
 ``portal/asgi.py``; they are listed here too, as ``PORTAL_OWNED``, so that a mistake in that
 routing can never send them upstream with the partner's secret.
 """
@@ -31,6 +31,9 @@ class Metering(StrEnum):
     MESSAGE = "message"
     CONVERSATION = "conversation"
     STREAM = "stream"
+    # A turn on a stored conversation: the user's text (when sent) and the bot's reply are two
+    # messages upstream, as the upstream counts them (tenants.limits.policy.cost_of).
+    STATEFUL = "stateful"
 
 
 class BotRef(StrEnum):
@@ -59,7 +62,7 @@ class Match:
 
 
 GET, POST = "GET", "POST"
-M, C, S = Metering.MESSAGE, Metering.CONVERSATION, Metering.STREAM
+M, C, S, T = Metering.MESSAGE, Metering.CONVERSATION, Metering.STREAM, Metering.STATEFUL
 _BOT = "/bot/{botId}"
 _CONV = "/conversation/{conversationId}"
 _MSG = _CONV + "/message/{messageId}"
@@ -91,11 +94,11 @@ ROUTES: tuple[Route, ...] = (
     # Completions (§6.2, §6.3) and background dispatch (§7). A dispatch's usage arrives on its
     # channel, not in this response, so it counts as a message here.
     Route(POST, "/conversation/complete", "conversation:complete", S, BotRef.BODY),
-    Route(POST, f"{_CONV}/complete", "conversation:complete", S),
+    Route(POST, f"{_CONV}/complete", "conversation:complete", T),
     Route(POST, f"{_CONV}/send", "conversation:complete", M),
     Route(POST, f"{_CONV}/receive", "conversation:complete", S),
     Route(POST, "/conversation/dispatch", "conversation:dispatch", M, BotRef.BODY),
-    Route(POST, f"{_CONV}/dispatch", "conversation:dispatch", M),
+    Route(POST, f"{_CONV}/dispatch", "conversation:dispatch", T),
     Route(POST, f"{_CONV}/channel/subscribe", "channel:subscribe"),
     # Channels (§7).
     Route(POST, "/channel/{channelId}/subscribe", "channel:subscribe"),
@@ -106,8 +109,9 @@ ROUTES: tuple[Route, ...] = (
     Route(GET, "/usage/list", "usage:list"),
 )
 
-# Answered by the portal (the partner API in Django); never forwarded.
-PORTAL_OWNED = re.compile(r"^/(?:partner/)?user(?:/|$)")
+# Answered by the portal (the partner API in Django, the widget stream in tenants/widget);
+# never forwarded.
+PORTAL_OWNED = re.compile(r"^/(?:(?:partner/)?user|chat)(?:/|$)")
 
 _PARAM = re.compile(r"\{(\w+)\}")
 

@@ -61,11 +61,11 @@ class Request:
             query_string=scope.get("query_string", b""),
             # ASGI servers lower-case header names. A repeated header keeps its first value:
             # the proxy reads only single-valued ones (authorization, run-as, content-type).
-            headers=_first_values(scope["headers"]),
+            headers=first_values(scope["headers"]),
         )
 
 
-def _first_values(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+def first_values(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
     headers: dict[str, str] = {}
     for name, value in raw:
         headers.setdefault(name.decode("latin-1").lower(), value.decode("latin-1"))

@@ -13,6 +13,7 @@ close, valid time zones, unique e-mails among siblings.
   reactivate_account, close_account, rotate_upstream_secret
 - ``people``: invite_member, revoke_invitation, accept_invitation, change_role, remove_member
 - ``tokens``: issue_token, create_session_token, update_token, rotate_token, revoke_token
+- ``branding``: update_brand, reset_brand
 - ``impersonation`` (imported from its module): start_impersonation, stop_impersonation, and the
   audit trail of a support session
 """
@@ -29,6 +30,7 @@ from tenants.services.accounts import (
     suspend_account,
     update_account,
 )
+from tenants.services.branding import reset_brand, update_brand
 from tenants.services.errors import AccountError
 from tenants.services.people import (
     accept_invitation,
@@ -60,11 +62,13 @@ __all__ = [
     "onboard_tenant",
     "reactivate_account",
     "remove_member",
+    "reset_brand",
     "revoke_invitation",
     "revoke_token",
     "rotate_token",
     "rotate_upstream_secret",
     "suspend_account",
     "update_account",
+    "update_brand",
     "update_token",
 ]

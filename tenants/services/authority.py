@@ -1,4 +1,4 @@
-"""Who may change what an account was sold: a rule every entry point shares."""
+"""Who may change what: rules every entry point (pages, API, CLI) shares."""
 
 from __future__ import annotations
 
@@ -40,3 +40,18 @@ def check_may_set_limits(actor: Actor, account: Account) -> None:
             "NOT_AUTHORIZED",
         )
     raise AccountError("Only operators may change a partner's limits.", "NOT_AUTHORIZED")
+
+
+def check_may_administer(actor: Actor, account: Account, what: str) -> None:
+    """Only the account's admins and owners (or operators) manage ``what`` (its webhooks, its
+    brand); a portal token may, inside its own subtree, once the API checked its scope."""
+    if actor is None:
+        return  # the system: CLI, tasks
+    record = getattr(actor, "record", None)  # a portal token on the management API
+    if record is not None:
+        if account.path.startswith(record.account_path):
+            return
+        raise AccountError("No such account.", "NOT_FOUND")
+    held = access.role_on(actor, account)
+    if held is None or not held.covers(Role.ADMIN):
+        raise AccountError(f"Only an admin or an owner can manage {what} here.", "NOT_AUTHORIZED")

@@ -7,12 +7,13 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
 from tenants import access, audit
 from tenants.audit import RequestContext
+from tenants.branding import Brand, brand_for_account
+from tenants.branding.mail import send_branded_mail
 from tenants.models import Account, Invitation, Membership, Role, hash_invitation_token
 from tenants.services.errors import AccountError, clean_email, require_open
 
@@ -51,8 +52,9 @@ def _check_keeps_an_owner(membership: Membership) -> None:
         raise AccountError("A partner must keep at least one owner.", "CONFLICT")
 
 
-def invitation_link(token: str) -> str:
-    base = settings.PORTAL_BASE_URL
+def invitation_link(token: str, brand: Brand | None = None) -> str:
+    """The link e-mailed for ``token``: on the brand's first custom host, else the portal's."""
+    base = brand.base_url if brand is not None else settings.PORTAL_BASE_URL
     return base.rstrip("/") + INVITATION_PATH.format(token=token)
 
 
@@ -97,12 +99,16 @@ def invite_member(
             changes={"email": email, "role": role.value, "expires_at": expires_at.isoformat()},
             context=context,
         )
-        subject = f"You are invited to {account.name}"
+        brand = brand_for_account(account)
+        subject = f"You are invited to {account.name} on {brand.product_name}"
         body = (
-            f"{audit.actor_label(actor)} invited you to {account.name} as {role.label.lower()}.\n\n"
-            f"Accept within {days} days: {invitation_link(token)}\n"
+            f"{audit.actor_label(actor)} invited you to {account.name} on {brand.product_name} "
+            f"as {role.label.lower()}.\n\n"
+            f"Accept within {days} days: {invitation_link(token, brand)}\n"
         )
-        transaction.on_commit(lambda: send_mail(subject, body, None, [email]))
+        transaction.on_commit(
+            lambda: send_branded_mail(brand, subject=subject, body=body, to=[email])
+        )
     return invitation, token
 
 

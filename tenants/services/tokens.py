@@ -27,6 +27,7 @@ from tenants.credentials.routes import RouteError, validate_routes
 from tenants.credentials.scopes import ScopeError, validate_scopes
 from tenants.models import Account, Token
 from tenants.services.errors import AccountError, clean_meta, merge_meta
+from tenants.widget import origins as widget_origins
 
 if TYPE_CHECKING:
     from tenants.audit import Actor
@@ -49,7 +50,7 @@ class IssuedToken:
 # -- input checks ------------------------------------------------------------------------------
 
 
-def _clean_token_name(value: str, default: str) -> str:
+def clean_token_name(value: str, default: str) -> str:
     name = value.strip()
     if len(name) > 200:
         raise AccountError("A token name has at most 200 characters.")
@@ -119,7 +120,13 @@ def _new_token(account: Account, *, kind: Token.Kind, actor: Actor, **fields: An
 
 
 def _publish_on_commit(token: Token, *, revoke_cached: bool) -> None:
-    transaction.on_commit(lambda: record_cache.publish(token, revoke_cached=revoke_cached))
+    def publish() -> None:
+        record_cache.publish(token, revoke_cached=revoke_cached)
+        if token.is_widget_key:
+            # A browser's preflight asks whether some live key lists its origin: ask again.
+            widget_origins.forget(list(token.widget_origins.values_list("origin", flat=True)))
+
+    transaction.on_commit(publish)
 
 
 def _summary(token: Token) -> dict[str, Any]:
@@ -139,15 +146,22 @@ def _summary(token: Token) -> dict[str, Any]:
 # -- services ----------------------------------------------------------------------------------
 
 
-def _issue(
+def issue_credential(
     account: Account,
     action: str,
     kind: Token.Kind,
     *,
     actor: Actor,
     context: RequestContext | None,
+    audit_extra: Mapping[str, Any] | None = None,
     **fields: Any,
 ) -> IssuedToken:
+    """Insert a token of ``kind`` with these (already checked) fields, audited as ``action``.
+
+    The one way every kind is made (API and session tokens here, widget keys in
+    ``tenants.services.widget_keys``); ``audit_extra`` adds to the audit row what the token
+    row does not hold. Run it inside the caller's transaction to add rows of its own.
+    """
     with transaction.atomic():
         # Locked so that a suspend or close committing at the same moment cannot slip between
         # the status check and the new token.
@@ -160,7 +174,7 @@ def _issue(
             account=locked,
             target_type="token",
             target_id=issued.token.token_id,
-            changes=_summary(issued.token),
+            changes={**_summary(issued.token), **(audit_extra or {})},
             context=context,
         )
         _publish_on_commit(issued.token, revoke_cached=False)
@@ -181,7 +195,7 @@ def issue_token(
 ) -> IssuedToken:
     """A long-lived API token for ``account``; ``expires_in`` seconds, or no expiry."""
     fields: dict[str, Any] = {
-        "name": _clean_token_name(name, "API token"),
+        "name": clean_token_name(name, "API token"),
         "description": description.strip(),
         "meta": dict(clean_meta(meta)) if meta is not None else {},
         "scopes": _clean_scopes(scopes),
@@ -190,7 +204,9 @@ def issue_token(
     seconds = _clean_seconds(expires_in, what="expires_in", maximum=MAX_EXPIRES_IN)
     if seconds is not None:
         fields["expires_at"] = timezone.now() + timedelta(seconds=seconds)
-    return _issue(account, "token.issued", Token.Kind.API, actor=actor, context=context, **fields)
+    return issue_credential(
+        account, "token.issued", Token.Kind.API, actor=actor, context=context, **fields
+    )
 
 
 def create_session_token(
@@ -218,7 +234,7 @@ def create_session_token(
             routes = validate_routes(allowed_routes)
         except RouteError as exc:
             raise AccountError(str(exc)) from None
-    return _issue(
+    return issue_credential(
         account,
         "token.session_created",
         Token.Kind.SESSION,
@@ -244,7 +260,7 @@ def update_token(
     before = {"name": token.name, "description": token.description, "meta": token.meta}
     after = dict(before)
     if name is not None:
-        after["name"] = _clean_token_name(name, token.name)
+        after["name"] = clean_token_name(name, token.name)
     if description is not None:
         after["description"] = description.strip()
     if meta is not None:

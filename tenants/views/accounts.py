@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.http import HttpResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
@@ -71,7 +71,9 @@ def tenant_list(request: HtmxHttpRequest) -> HttpResponse:
             )
         if form.cleaned_data["status"]:
             tenants = tenants.filter(status=form.cleaned_data["status"])
-    page = keyset_page(tenants.only(*LIST_FIELDS), request.GET)
+    # Whether the person may act as each row (support), inside the page's own query.
+    actable = access.actable_accounts_for(request.user).filter(pk=OuterRef("pk"))
+    page = keyset_page(tenants.only(*LIST_FIELDS).annotate(can_act_as=Exists(actable)), request.GET)
     # Parents by one scoped query: a tenant user sees its own sub-tenants' parent (itself) but
     # never the name of its partner.
     parent_ids = {tenant.parent_id for tenant in page.items if tenant.parent_id is not None}
@@ -81,20 +83,15 @@ def tenant_list(request: HtmxHttpRequest) -> HttpResponse:
         .filter(pk__in=parent_ids)
         .only("name", "public_id")
     }
-    # Who the person may act as (support), by one query for the page.
-    actable = set(
-        access.actable_accounts_for(request.user)
-        .filter(pk__in=[tenant.pk for tenant in page.items])
-        .values_list("pk", flat=True)
-    )
+    actable_rows = [bool(getattr(tenant, "can_act_as", False)) for tenant in page.items]
     context = {
         "form": form,
         "page": page,
         "rows": [
-            (tenant, parents.get(tenant.parent_id or 0), tenant.pk in actable)
-            for tenant in page.items
+            (tenant, parents.get(tenant.parent_id or 0), can_act_as)
+            for tenant, can_act_as in zip(page.items, actable_rows, strict=True)
         ],
-        "can_act_as_any": bool(actable),
+        "can_act_as_any": any(actable_rows),
         "can_onboard": access.accounts_for(request.user, min_role=Role.ADMIN)
         .filter(status=Account.Status.ACTIVE)
         .exists(),

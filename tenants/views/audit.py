@@ -34,6 +34,8 @@ KNOWN_ACTIONS = (
     "support.ended",
     "support.page_view",
     "support.upstream_call",
+    "widget_key.issued",
+    "widget_key.origins_changed",
 )
 
 

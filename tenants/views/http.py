@@ -16,14 +16,17 @@ replaces the form in place, the plain path renders the whole page with the form 
 
 from __future__ import annotations
 
+from functools import partial as partial_function
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.utils.functional import SimpleLazyObject
 from django_htmx.http import HttpResponseClientRedirect
 
 from tenants.audit import RequestContext
+from tenants.branding import brand_for_account
 from tenants.models import Account
 
 if TYPE_CHECKING:
@@ -116,7 +119,15 @@ def render_page(
     """The whole page, or only ``template#partial`` when htmx asked (and it was not boosted).
 
     One view serves both: the fragment is a ``{% partialdef %}`` of the page's own template.
+
+    A page about one account (``account`` in the context, else a partner as ``partner``: both
+    already resolved through ``tenants.access``) carries that account's partner's brand, on any
+    host and for anyone, so that one partner's brand never shows on another's pages. Other
+    pages get the brand of the request (``tenants.branding.context_processors``).
     """
+    subject = context.get("account") or context.get("partner")
+    if isinstance(subject, Account) and "brand" not in context:
+        context["brand"] = SimpleLazyObject(partial_function(brand_for_account, subject))
     name = template
     if partial and request.htmx and not request.htmx.boosted:
         name = f"{template}#{partial}"

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
+from tenants.branding import brand_for_account
 from tenants.forms import InvitationSignupForm
 from tenants.models import Invitation, hash_invitation_token
 from tenants.services import AccountError, accept_invitation
@@ -36,7 +37,8 @@ def _problem(request: HtmxHttpRequest, invitation: Invitation | None) -> HttpRes
             f"This invitation to {invitation.account.name} expired on "
             f"{invitation.expires_at:%d %B %Y}. Ask the person who invited you for a new one."
         )
-        return render(request, "tenants/invitation.html", {"problem": message}, status=410)
+        context = {"problem": message, "brand": brand_for_account(invitation.account)}
+        return render(request, "tenants/invitation.html", context, status=410)
     return None
 
 
@@ -99,6 +101,8 @@ def invitation_accept(request: HtmxHttpRequest, token: str) -> HttpResponse:
         "signup": signup,
         "error": error,
         "login_url": f"{reverse('login')}?next={request.path}",
+        # The inviting account's partner's brand, as in the e-mail that brought them here.
+        "brand": brand_for_account(invitation.account),
     }
     return render(request, "tenants/invitation.html", context, status=status)
 

@@ -25,7 +25,7 @@ from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_http_methods
 
 from tenants import access
-from tenants.forms import RevokeTokenForm, RotateTokenForm, TokenForm
+from tenants.forms import RevokeTokenForm, RotateTokenForm, TokenForm, TokenRateForm
 from tenants.models import Account, Role, Token
 from tenants.services import AccountError, IssuedToken, issue_token, revoke_token, rotate_token
 from tenants.services.limits import set_token_rpm
@@ -40,6 +40,7 @@ from tenants.views.http import (
     render_page,
 )
 from tenants.views.presenters import scope_lines, token_rows
+from tenants.widget.theme import snippet
 
 # Live tokens shown on the list; an account with more is a program minting them, not people.
 LIVE_SHOWN = 200
@@ -60,6 +61,13 @@ def token_capabilities(role: Role | None, account: Account) -> dict[str, bool]:
 
 def list_url(account: Account) -> str:
     return reverse("tenants:token-list", args=[account.public_id])
+
+
+def back_url(token: Token) -> str:
+    """Where a token's pages lead back to: its account's tokens, or its widget keys."""
+    if token.is_widget_key:
+        return reverse("tenants:widget-key-list", args=[token.account.public_id])
+    return list_url(token.account)
 
 
 def show_once(
@@ -111,8 +119,9 @@ def token_list(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     mine = access.tokens_for(request.user).filter(account=account)
     usable = Token.objects.usable()  # ANDed in with "&": the rule stays in TokenQuerySet
     # Session tokens (partner API .../session/create) are many and short-lived: counted only.
+    # Widget keys have their own tab (tenants.views.widget_keys).
     tokens = (
-        mine.exclude(kind=Token.Kind.SESSION)
+        mine.exclude(kind__in=[Token.Kind.SESSION, Token.Kind.WIDGET])
         .select_related("created_by")
         .order_by("-created_at", "-pk")
     )
@@ -132,6 +141,7 @@ def token_list(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
         "ended_rows": token_rows(ended[:ENDED_SHOWN]),
         "more_ended": len(ended) > ENDED_SHOWN,
         "live_sessions": (mine.filter(kind=Token.Kind.SESSION) & usable).count(),
+        "live_widget_keys": (mine.filter(kind=Token.Kind.WIDGET) & usable).count(),
         "tab": "tokens",
         **token_capabilities(role, account),
     }
@@ -177,6 +187,7 @@ def token_rotate(request: HtmxHttpRequest, token_id: str) -> HttpResponse:
         "token": token,
         "scopes": scope_lines(token.scopes),
         "form": form,
+        "back_url": back_url(token),
         "lineage": visible_lineage(request, account),
     }
     status = 200
@@ -193,6 +204,8 @@ def token_rotate(request: HtmxHttpRequest, token_id: str) -> HttpResponse:
                 form.add_error(None, failure_message(exc, account))
                 status = failure_status(exc)
             else:
+                if token.is_widget_key:
+                    context["snippet"] = snippet(account, rotated.plaintext)
                 return show_once(request, "tenants/token_rotate.html", context, rotated)
         else:
             status = INVALID
@@ -218,6 +231,36 @@ def token_revoke(request: HtmxHttpRequest, token_id: str) -> HttpResponse:
             messages.success(
                 request, f"{token.name} ({token.display}) is revoked: every call with it fails now."
             )
+            return redirect_after_post(request, back_url(token))
+        status = INVALID
+    context = {
+        "account": account,
+        "token": token,
+        "form": form,
+        "back_url": back_url(token),
+        "lineage": visible_lineage(request, account),
+    }
+    return render_page(request, "tenants/token_revoke.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def token_rate(request: HtmxHttpRequest, token_id: str) -> HttpResponse:
+    """A token's own requests per minute; every worker applies a change within a second."""
+    token = access.get_token_for(request.user, token_id, min_role=Role.VIEWER)
+    account = token.account
+    access.require_role(request.user, account, Role.ADMIN)
+    form = TokenRateForm(
+        request.POST if request.method == "POST" else None, initial={"rpm": token.rpm}
+    )
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            set_token_rpm(
+                token, rpm=form.cleaned_data["rpm"], actor=request.user, context=context_of(request)
+            )
+            limit = f"{token.rpm} requests per minute" if token.rpm is not None else "no own limit"
+            messages.success(request, f"{token.name} ({token.display}) now has {limit}.")
             return redirect_after_post(request, list_url(account))
         status = INVALID
     context = {
@@ -226,4 +269,4 @@ def token_revoke(request: HtmxHttpRequest, token_id: str) -> HttpResponse:
         "form": form,
         "lineage": visible_lineage(request, account),
     }
-    return render_page(request, "tenants/token_revoke.html", context, status=status)
+    return render_page(request, "tenants/token_rate.html", context, status=status)

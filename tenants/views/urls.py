@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, re_path
 
 from tenants.views import (
     accounts,
     audit,
+    branding,
     invitations,
     limits,
     members,
@@ -16,6 +17,7 @@ from tenants.views import (
     tokens,
     usage,
     webhooks,
+    widget_keys,
 )
 
 app_name = "tenants"
@@ -41,6 +43,19 @@ urlpatterns = [
     path("accounts/<str:public_id>/limits/", limits.account_limits, name="account-limits"),
     path("plans/", limits.plan_list, name="plan-list"),
     path("plans/<int:pk>/edit/", limits.plan_edit, name="plan-edit"),
+    path("accounts/<str:public_id>/branding/", branding.account_branding, name="account-branding"),
+    path(
+        "accounts/<str:public_id>/branding/reset/",
+        branding.account_branding_reset,
+        name="account-branding-reset",
+    ),
+    # The path tenants.branding.lookup.LOGO_PATH builds (logo URLs are made without reverse()).
+    re_path(
+        r"^branding/logo/(?P<sha256>[0-9a-f]{64})\.(?P<extension>png|jpg|webp)$",
+        branding.brand_logo,
+        name="brand-logo",
+    ),
+    path("branding/host-check", branding.host_check, name="brand-host-check"),
     path("accounts/<str:public_id>/members/", members.members, name="members"),
     path("accounts/<str:public_id>/usage/", usage.account_usage, name="account-usage"),
     path("usage/", usage.usage_overview, name="usage-overview"),
@@ -51,8 +66,23 @@ urlpatterns = [
     path("accounts/<str:public_id>/webhooks/new/", webhooks.webhook_create, name="webhook-create"),
     path("webhooks/<int:pk>/delete/", webhooks.webhook_delete, name="webhook-delete"),
     path("webhooks/<int:pk>/test/", webhooks.webhook_test, name="webhook-test"),
+    path("accounts/<str:public_id>/widget/", widget_keys.widget_key_list, name="widget-key-list"),
+    path(
+        "accounts/<str:public_id>/widget/new/",
+        widget_keys.widget_key_create,
+        name="widget-key-create",
+    ),
+    path("widget-keys/<str:token_id>/", widget_keys.widget_key_detail, name="widget-key-detail"),
+    path(
+        "widget-keys/<str:token_id>/preview/",
+        widget_keys.widget_key_preview,
+        name="widget-key-preview",
+    ),
+    # The embeddable script, at an address sites keep (tenants.widget.theme.script_url).
+    path("widget/chat.js", widget_keys.widget_script, name="widget-script"),
     path("tokens/<str:token_id>/rotate/", tokens.token_rotate, name="token-rotate"),
     path("tokens/<str:token_id>/revoke/", tokens.token_revoke, name="token-revoke"),
+    path("tokens/<str:token_id>/rate/", tokens.token_rate, name="token-rate"),
     path("members/<int:pk>/role/", members.member_role, name="member-role"),
     path("members/<int:pk>/remove/", members.member_remove, name="member-remove"),
     path(

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from rest_framework.test import APIClient
 
 from tenants.alerts.models import WebhookDelivery, WebhookEndpoint
 from tenants.alerts.webhooks import create_endpoint, queue_event
-from tenants.services import issue_token
-from tests.api.conftest import PREFIX, client_for, error_of
+from tests.api.conftest import PREFIX, client_for, error_of, token_client
 from tests.factories import make_world
 
 pytestmark = pytest.mark.django_db
@@ -21,13 +19,6 @@ STRANGERS = ("b_owner", "outsider")
 @pytest.fixture
 def world():
     return make_world()
-
-
-def token_client(account, *scopes: str) -> APIClient:
-    client = APIClient()
-    raw = issue_token(account, name="api", scopes=list(scopes), actor=None).plaintext
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
-    return client
 
 
 @pytest.mark.parametrize("persona", READERS + STRANGERS + ("anonymous",))

@@ -10,7 +10,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from tenants.models import Account, AuditEvent, Invitation, Membership
-from tenants.services import onboard_tenant
+from tenants.services import issue_token, onboard_tenant
 from tests.factories import World, make_world
 
 PREFIX = "/api/v1/portal"
@@ -32,6 +32,14 @@ def client_for(world: World, persona: str) -> APIClient:
     client = APIClient()
     if persona != "anonymous":
         client.force_login(getattr(world, persona))
+    return client
+
+
+def token_client(account: Account, *scopes: str) -> APIClient:
+    """A client holding a new portal token of ``account`` with ``scopes``."""
+    client = APIClient()
+    raw = issue_token(account, name="api", scopes=list(scopes), actor=None).plaintext
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
     return client
 
 

@@ -13,6 +13,7 @@ import pytest
 
 from tenants.models import Invitation, Role, Token
 from tenants.services import invite_member, issue_token
+from tests.factories import make_widget_key
 from tests.pages.conftest import PERSONAS, PageWorld
 
 pytestmark = pytest.mark.django_db
@@ -20,6 +21,7 @@ pytestmark = pytest.mark.django_db
 A_READERS = {"a_owner", "a_admin", "a_support", "a_viewer", "tenant_user", "staff"}
 A_ADMINS = {"a_owner", "a_admin", "tenant_user", "staff"}  # tenant_user owns a_child
 A_OWNERS = {"a_owner", "tenant_user", "staff"}
+A_SUPPORTERS = {"a_owner", "a_admin", "a_support", "tenant_user", "staff"}
 EVERYONE = set(PERSONAS) - {"anonymous"}
 A_SUPPORT_ABOVE = {"a_owner", "a_admin", "a_support", "staff"}
 
@@ -46,6 +48,12 @@ def child_token(pages: PageWorld) -> str:
     if token is None:
         token = issue_token(pages.world.a_child, name="ci", scopes=["*"], actor=None).token
     return token.token_id
+
+
+def child_widget_key(pages: PageWorld) -> str:
+    """A widget key of A's child (made on first use, without the upstream's bot check)."""
+    key = Token.objects.filter(account=pages.world.a_child, kind=Token.Kind.WIDGET).first()
+    return (key or make_widget_key(pages.world.a_child)).token_id
 
 
 def child_invitation(pages: PageWorld) -> int:
@@ -183,6 +191,22 @@ CASES = [
         data=lambda p: {"grace_seconds": "0"},
     ),
     Case(
+        "token rate page",
+        "GET",
+        lambda p: f"/tokens/{child_token(p)}/rate/",
+        A_ADMINS,
+        visible=A_READERS,
+    ),
+    Case(
+        "change a token's rate",
+        "POST",
+        lambda p: f"/tokens/{child_token(p)}/rate/",
+        A_ADMINS,
+        ok_status=303,
+        visible=A_READERS,
+        data=lambda p: {"rpm": "5"},
+    ),
+    Case(
         "revoke page",
         "GET",
         lambda p: f"/tokens/{child_token(p)}/revoke/",
@@ -193,6 +217,62 @@ CASES = [
         "revoke a token",
         "POST",
         lambda p: f"/tokens/{child_token(p)}/revoke/",
+        A_ADMINS,
+        ok_status=303,
+        visible=A_READERS,
+    ),
+    Case("widget key list", "GET", lambda p: f"/accounts/{child(p)}/widget/", A_READERS),
+    Case(
+        "new widget key form (its upstream is unreachable: the bot id is typed)",
+        "GET",
+        lambda p: f"/accounts/{child(p)}/widget/new/",
+        A_ADMINS,
+        visible=A_READERS,
+    ),
+    Case(
+        "issue a widget key with a bad origin (refused before any upstream call)",
+        "POST",
+        lambda p: f"/accounts/{child(p)}/widget/new/",
+        A_ADMINS,
+        ok_status=422,
+        visible=A_READERS,
+        data=lambda p: {"bot_id": "bot_1", "origins": "ftp://x", "rpm": 5, "session_rpm": 1},
+    ),
+    Case(
+        "widget key page",
+        "GET",
+        lambda p: f"/widget-keys/{child_widget_key(p)}/",
+        A_READERS,
+    ),
+    Case(
+        "change a widget key's origins",
+        "POST",
+        lambda p: f"/widget-keys/{child_widget_key(p)}/",
+        A_ADMINS,
+        visible=A_READERS,
+        data=lambda p: {"origins": "https://shop.example\nhttps://blog.example"},
+    ),
+    Case(
+        "preview a widget key (its upstream is unreachable: 502)",
+        "POST",
+        lambda p: f"/widget-keys/{child_widget_key(p)}/preview/",
+        A_SUPPORTERS,
+        ok_status=502,
+        visible=A_READERS,
+        data=lambda p: {"sessionId": "preview-1", "message": "hi"},
+    ),
+    Case(
+        "rotate a widget key",
+        "POST",
+        lambda p: f"/tokens/{child_widget_key(p)}/rotate/",
+        A_ADMINS,
+        visible=A_READERS,
+        data=lambda p: {"grace_seconds": "0"},
+    ),
+    Case(
+        "revoke a widget key",
+        "POST",
+        lambda p: f"/tokens/{child_widget_key(p)}/revoke/",
         A_ADMINS,
         ok_status=303,
         visible=A_READERS,
@@ -270,7 +350,12 @@ def test_each_page_and_action_answers_each_persona_as_its_role_allows(
 ):
     client = client_for(persona)
     url = case.url(pages)
-    response = client.get(url) if case.method == "GET" else client.post(url, case.data(pages))
+    if case.method == "GET":
+        response = client.get(url)
+    elif url.endswith("/preview/"):  # the widget's JSON body, as the script sends it
+        response = client.post(url, case.data(pages), content_type="application/json")
+    else:
+        response = client.post(url, case.data(pages))
     assert response.status_code == expected_status(case, persona), response.content[:2000]
     if response.status_code == 302:
         assert response["Location"].startswith("/login/?next=")

@@ -421,10 +421,37 @@ def test_revoking_with_htmx_redirects_the_browser_to_the_list(pages, client_for)
     assert Token.objects.get().is_revoked
 
 
+def test_an_admin_changes_a_tokens_rate_and_every_worker_sees_it(pages, client_for, committed):
+    first = committed(issued, pages.a_child, "*", name="Busy")
+    client = client_for("a_admin")
+    assert 'name="rpm"' in client.get(f"/tokens/{first.token.token_id}/rate/").content.decode()
+
+    bad = client.post(f"/tokens/{first.token.token_id}/rate/", {"rpm": "-3"})
+    assert bad.status_code == 422
+    assert "greater than or equal to 0" in bad.content.decode()
+    response = committed(client.post, f"/tokens/{first.token.token_id}/rate/", {"rpm": "7"})
+
+    assert response.status_code == 303
+    assert Token.objects.get().rpm == 7
+    assert authenticate_sync(first.plaintext).rpm == 7  # the hot path's record, republished
+    event = AuditEvent.objects.get(action="token.limits_changed")
+    assert event.changes == {"rpm": {"before": None, "after": 7}}
+    assert "now has 7 requests per minute" in client.get(response["Location"]).content.decode()
+    committed(client.post, f"/tokens/{first.token.token_id}/rate/", {"rpm": ""})
+    assert Token.objects.get().rpm is None
+
+
+def test_a_viewer_cannot_change_a_tokens_rate(pages, client_for):
+    token = issued(pages.a_child, "*").token
+    response = client_for("a_viewer").post(f"/tokens/{token.token_id}/rate/", {"rpm": "1"})
+    assert response.status_code == 403
+    assert Token.objects.get().rpm is None
+
+
 # -- reach -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("action", ["rotate", "revoke"])
+@pytest.mark.parametrize("action", ["rotate", "revoke", "rate"])
 def test_another_partners_token_and_a_missing_one_are_the_same_404(pages, client_for, action):
     foreign = issued(pages.b_child, "*").token
     client = client_for("a_owner")

@@ -20,7 +20,18 @@ def test_a_deployment_without_real_secrets_is_refused():
 
 
 def test_a_wildcard_host_and_debug_are_refused():
-    assert {"portal.E002", "portal.E005"} <= _ids(ALLOWED_HOSTS=["*"], DEBUG=True)
+    assert {"portal.E002", "portal.E005"} <= _ids(PORTAL_OPERATOR_HOSTS=["*"], DEBUG=True)
+
+
+def test_an_open_allowed_hosts_needs_the_host_check_middleware_first():
+    with override_settings(MIDDLEWARE=["django.middleware.security.SecurityMiddleware"]):
+        assert "portal.E006" in {str(m.id) for m in run_checks(tags=[Tags.security])}
+    with override_settings(
+        ALLOWED_HOSTS=["portal.example.com"],
+        MIDDLEWARE=["django.middleware.security.SecurityMiddleware"],
+    ):
+        assert "portal.E006" not in {str(m.id) for m in run_checks(tags=[Tags.security])}
+    assert "portal.E006" not in {str(m.id) for m in run_checks(tags=[Tags.security])}
 
 
 def test_a_configured_deployment_passes_the_portal_checks():
@@ -28,7 +39,7 @@ def test_a_configured_deployment_passes_the_portal_checks():
         SECRET_KEY_CONFIGURED=True,
         ENCRYPTION_KEYS_CONFIGURED=True,
         TOKEN_PEPPER_CONFIGURED=True,
-        ALLOWED_HOSTS=["portal.example.com"],
+        PORTAL_OPERATOR_HOSTS=["portal.example.com"],
         DEBUG=False,
         DATABASE_URL="postgres://x",
         REDIS_URL="redis://x",

@@ -2,7 +2,15 @@ from __future__ import annotations
 
 import pytest
 
-from portal.env import ConfigError, env_bool, env_int, env_list, env_secret, local_secret
+from portal.env import (
+    ConfigError,
+    env_bool,
+    env_color,
+    env_int,
+    env_list,
+    env_secret,
+    local_secret,
+)
 
 
 def test_env_bool_accepts_only_true_and_false(monkeypatch):
@@ -35,6 +43,17 @@ def test_env_int_rejects_words_and_out_of_range_values(monkeypatch):
         env_int("PORT", 1, maximum=65535)
     monkeypatch.setenv("PORT", " 8080 ")
     assert env_int("PORT", 1, minimum=1, maximum=65535) == 8080
+
+
+def test_env_color_takes_rrggbb_only_and_lower_cases_it(monkeypatch):
+    monkeypatch.setenv("COLOR", " #2B59C3 ")
+    assert env_color("COLOR", "#000000") == "#2b59c3"
+    for nonsense in ("blue", "#abc", "2b59c3", "#2b59c3ff"):
+        monkeypatch.setenv("COLOR", nonsense)
+        with pytest.raises(ConfigError, match="COLOR must be a colour written #rrggbb"):
+            env_color("COLOR", "#000000")
+    monkeypatch.delenv("COLOR")
+    assert env_color("COLOR", "#000000") == "#000000"
 
 
 def test_env_list_splits_on_commas_and_drops_blanks(monkeypatch):

@@ -46,6 +46,9 @@ def test_it_creates_the_demo_partner_its_tenants_and_a_login_linked_to_the_sandb
     assert admin.is_superuser
     assert "Log in at" in output
     assert "admin /" in output
+    assert demo.brand.product_name == "Demo Cloud"
+    assert list(demo.brand.hosts.values_list("host", flat=True)) == ["demo.localhost"]
+    assert "http://demo.localhost:" in output
 
 
 def test_running_it_again_changes_nothing(sandbox):

@@ -76,6 +76,10 @@ def test_the_production_profile_comes_from_the_urls(tmp_path):
         ("SANDBOX_PORT", "eighty", "SANDBOX_PORT must be a whole number"),
         ("PORTAL_LOG_LEVEL", "LOUD", "PORTAL_LOG_LEVEL must be"),
         ("DATABASE_URL", "nonsense://x", "DATABASE_URL is not a usable database URL"),
+        ("PORTAL_BRAND_PRIMARY_COLOR", "blue", "PORTAL_BRAND_PRIMARY_COLOR must be a colour"),
+        ("PORTAL_BRAND_NAME", "Two\nlines", "PORTAL_BRAND_NAME must be one line"),
+        ("PORTAL_BRAND_SUPPORT_EMAIL", "help", "PORTAL_BRAND_SUPPORT_EMAIL must be an e-mail"),
+        ("PORTAL_BRAND_LOGO_URL", "http://x/logo.png", "PORTAL_BRAND_LOGO_URL must be a path"),
     ],
 )
 def test_nonsense_in_the_environment_stops_the_process_with_its_name(

@@ -9,7 +9,9 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from tenants.branding import forget_brands
 from tenants.models import SupportSession
+from tenants.services import update_brand
 from tests.support.conftest import HTMX, REASON, REASON_ON_PAGE, logged_in
 
 pytestmark = pytest.mark.django_db
@@ -183,3 +185,12 @@ def test_the_support_tab_is_on_every_account_page(world):
     assert f"/accounts/{world.a_child.public_id}/support/" in page.content.decode()
     empty = logged_in(world.tenant_user).get(f"/accounts/{world.a_child.public_id}/support/")
     assert "Nobody has acted as A Child yet." in empty.content.decode()
+
+
+def test_acting_shows_the_tenants_brand_as_its_people_see_it(world, acting_client):
+    update_brand(world.partner_b, changes={"product_name": "Bee Cloud"}, actor=None)
+    forget_brands()  # the service forgets on commit; a test's transaction never commits
+    client = acting_client("staff", world.b_child)
+    assert '<span class="brand-name">Bee Cloud</span>' in client.get("/").content.decode()
+    client.post("/support/stop/")
+    assert '<span class="brand-name">Bee Cloud</span>' not in client.get("/").content.decode()

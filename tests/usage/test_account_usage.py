@@ -161,6 +161,7 @@ def test_the_tab_takes_a_bounded_number_of_queries(
         tenant.save()
         make_usage(tenant, messages=number)
     client = client_for("a_owner")
+    client.get(url(pages.partner_a))  # a process's first page fills its caches (brands)
     with django_assert_max_num_queries(25):
         response = client.get(url(pages.partner_a))
     assert response.status_code == 200

@@ -11,23 +11,9 @@ from argparse import ArgumentParser
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db.models import Q
 
-from tenants.models import Account
+from tenants.management.accounts import find_account
 from tenants.services import AccountError, issue_token
-
-
-def _find_account(id_or_slug: str) -> Account:
-    matches = list(Account.objects.filter(Q(public_id=id_or_slug) | Q(slug=id_or_slug))[:20])
-    by_id = [account for account in matches if account.public_id == id_or_slug]
-    if by_id:
-        return by_id[0]
-    if not matches:
-        raise CommandError(f"No account has the id or slug {id_or_slug!r}.")
-    if len(matches) > 1:
-        found = ", ".join(f"{account.public_id} ({account.name})" for account in matches)
-        raise CommandError(f"Several accounts have the slug {id_or_slug!r}: {found}. Use the id.")
-    return matches[0]
 
 
 class Command(BaseCommand):
@@ -51,7 +37,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        account = _find_account(options["account"])
+        account = find_account(options["account"])
         try:
             issued = issue_token(
                 account,

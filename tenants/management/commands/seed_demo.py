@@ -1,5 +1,8 @@
 """Demo data for ``make run``: a partner ``demo`` on the bundled sandbox, a few tenants, a login.
 
+The demo partner has a brand of its own on ``demo.localhost`` (browsers send any ``*.localhost``
+to this machine), so ``make run`` shows white-labelling without any DNS.
+
 Runs on every start and does its work once. The sandbox keeps its state in
 ``var/sandbox-state.json``; if that was deleted while the portal's database was kept, the demo
 partner's secret and tenants are re-registered with the sandbox under the same ids, so the two
@@ -20,8 +23,16 @@ from portal.upstream import UpstreamHTTPError, run_sync
 from portal.upstream.sandbox import SandboxControl
 from tenants import crypto
 from tenants.models import Account
-from tenants.services import create_partner, onboard_tenant
+from tenants.services import create_partner, onboard_tenant, update_brand
 
+DEMO_HOST = "demo.localhost"
+DEMO_BRAND = {
+    "product_name": "Demo Cloud",
+    "primary_color": "#0f766e",
+    "accent_color": "#f59e0b",
+    "support_email": "support@demo.example",
+    "footer_text": "Demo Cloud is the demo partner's white-labelled portal.",
+}
 DEMO_TENANTS = [
     # (name, e-mail, parent name or None for the partner)
     ("Acme Corp", "ops@acme.example", None),
@@ -45,6 +56,7 @@ class Command(BaseCommand):
         self.stdout.write(
             "\n  Demo data is ready.\n"
             f"  Log in at http://127.0.0.1:{settings.PORTAL_PORT}/ as  admin / {password}\n"
+            f"  The demo partner's branded portal: http://{DEMO_HOST}:{settings.PORTAL_PORT}/\n"
             f"  Demo parent secret on the sandbox ({settings.SANDBOX_URL}): {secret}\n"
         )
 
@@ -57,6 +69,7 @@ class Command(BaseCommand):
             upstream_base_url=settings.SANDBOX_URL,
             upstream_secret=parent["secret"],
         )
+        update_brand(demo, changes=DEMO_BRAND, hosts=[DEMO_HOST], actor=None)
         made: dict[str, Account] = {}
         for name, email, parent_name in DEMO_TENANTS:
             under = made[parent_name] if parent_name else demo

@@ -186,3 +186,20 @@ def test_limits_set_through_the_partner_api_field_apply(world, client):
     refused = client.post(COMPLETE, headers=headers, json=complete_body())
     assert refused.status_code == 429
     assert refused.json()["limit"]["name"] == "messages"
+
+
+def test_a_stateful_turn_reserves_its_two_messages_and_is_refused_when_one_is_left(world, client):
+    tenant = limited_tenant(world, messages=3)
+    headers = auth(world.token(tenant))
+    created = client.post("/v1/conversation/create", headers=headers, json={})
+    assert created.status_code == 200, created.text
+    turn = f"/v1/conversation/{created.json()['id']}/complete"
+
+    first = client.post(turn, headers=headers, json={"text": "one"})
+    second = client.post(turn, headers=headers, json={"text": "two"})
+
+    assert first.status_code == 200
+    assert first.headers["ratelimit-remaining"] == "1"  # the text and the reply: two of three
+    assert second.status_code == 429
+    assert second.json()["limit"]["used"] == 2
+    assert used(tenant, "messages") == 2

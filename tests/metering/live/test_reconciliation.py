@@ -46,6 +46,34 @@ def test_a_child_used_only_through_the_portal_reconciles_with_no_drift(world, cl
     )
 
 
+def test_conversations_created_with_messages_and_stateful_turns_reconcile_with_no_drift(
+    world, client
+):
+    # The upstream counts every message it stores: the ones a conversation is created with,
+    # and a stateful turn's text and reply (two). The portal counts the same units.
+    tenant = _fresh_tenant(world, "recon-stateful")
+    token = world.token(tenant)
+    created = client.post(
+        "/v1/conversation/create",
+        json={"messages": [{"type": "user", "text": "a"}, {"type": "bot", "text": "b"}]},
+        headers=auth(token),
+    )
+    assert created.status_code == 200, created.text
+    path = f"/v1/conversation/{created.json()['id']}"
+    with_text = client.post(f"{path}/complete", json={"text": "next"}, headers=auth(token))
+    without_text = client.post(f"{path}/complete", json={}, headers=auth(token))
+    assert (with_text.status_code, without_text.status_code) == (200, 200), without_text.text
+    events = events_of(token, 3)
+    assert [(event.messages, event.conversations) for event in events] == [(2, 1), (2, 0), (1, 0)]
+
+    row = reconcile_account(tenant.pk)
+
+    assert row is not None
+    assert row.upstream_messages == row.portal_messages == 5
+    assert row.upstream_conversations == row.portal_conversations == 1
+    assert (row.drift_tokens, row.drift_messages, row.drift_conversations) == (0, 0, 0)
+
+
 def test_usage_the_portal_did_not_see_is_stored_as_drift_and_flagged(world, client, caplog):
     tenant = _fresh_tenant(world, "recon-drift")
     token = world.token(tenant)

@@ -10,7 +10,7 @@ import tenants.models.support
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("tenants", "0005_limits"),
+        ("tenants", "0007_widget_keys"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
