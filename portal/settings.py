@@ -103,6 +103,7 @@ INSTALLED_APPS = [
     "tenants",
     "tenants.metering",
     "tenants.alerts",
+    "tenants.console",
 ]
 
 MIDDLEWARE = [
@@ -502,3 +503,37 @@ PORTAL_BRAND_LOGO_MAX_PIXELS = env_int(
 # partners and never one of PORTAL_OPERATOR_HOSTS). Set it (Django's pattern syntax, e.g.
 # ".partners.example.com") to allow only names your DNS and TLS certificates cover.
 PORTAL_BRAND_HOST_PATTERNS = env_list("PORTAL_BRAND_HOST_PATTERNS", [])
+
+# Console and background conversations
+# The streaming console (tenants/views/console.py) and background jobs (tenants/console/).
+# A running job's worker writes a heartbeat this often; a running job whose heartbeat is older
+# than CONSOLE_JOB_STALE_SECONDS lost its worker and is marked failed (beat, and pages on read).
+CONSOLE_JOB_HEARTBEAT_SECONDS = env_int("CONSOLE_JOB_HEARTBEAT_SECONDS", 2, minimum=1, maximum=60)
+CONSOLE_JOB_STALE_SECONDS = env_int("CONSOLE_JOB_STALE_SECONDS", 30, minimum=3, maximum=3600)
+if CONSOLE_JOB_STALE_SECONDS <= 2 * CONSOLE_JOB_HEARTBEAT_SECONDS:
+    raise ConfigError(
+        "CONSOLE_JOB_STALE_SECONDS must be more than twice CONSOLE_JOB_HEARTBEAT_SECONDS, "
+        "or live jobs would be taken for dead ones"
+    )
+# A job no worker has started after this long is failed ("no worker picked it up").
+CONSOLE_JOB_QUEUE_TIMEOUT_SECONDS = env_int(
+    "CONSOLE_JOB_QUEUE_TIMEOUT_SECONDS", 900, minimum=10, maximum=7 * 24 * 3600
+)
+# Channels keep a job's events for replay this long after its last event (the upstream keeps
+# its own for an hour, UPSTREAM.md §7), and at most this many events per channel.
+CONSOLE_CHANNEL_RETENTION_SECONDS = env_int(
+    "CONSOLE_CHANNEL_RETENTION_SECONDS", 3600, minimum=60, maximum=30 * 24 * 3600
+)
+CONSOLE_CHANNEL_MAX_EVENTS = env_int(
+    "CONSOLE_CHANNEL_MAX_EVENTS", 10_000, minimum=100, maximum=1_000_000
+)
+# How often a subscriber of the database backend looks for new events.
+CONSOLE_CHANNEL_POLL_MS = env_int("CONSOLE_CHANNEL_POLL_MS", 100, minimum=10, maximum=5_000)
+CELERY_BEAT_SCHEDULE["console-stale-jobs"] = {
+    "task": "tenants.console.tasks.fail_stale_jobs",
+    "schedule": 30.0,
+}
+CELERY_BEAT_SCHEDULE["console-purge-channels"] = {
+    "task": "tenants.console.tasks.purge_channel_events",
+    "schedule": 600.0,
+}

@@ -10,10 +10,10 @@ Rules:
 - operator staff (``is_staff``, active) reach every account, as owner;
 - anonymous and inactive users reach nothing;
 - a person acting as a tenant (support impersonation, ``act_as``) reaches that tenant's subtree
-  and nothing else, as its admins do when the session allows changes and as its viewers do when
-  it is read-only; staff status does not follow them in. Read-only sessions are refused every
-  change here (``require_role``) and again when it would be written (``refuse_read_only_change``,
-  called by ``tenants.audit.record``).
+  and nothing else, with the tenant's admin role when the session allows changes and its
+  support role when it is read-only; staff status does not follow them in. Read-only sessions
+  are refused every change here (``require_role``) and again when it would be written
+  (``refuse_read_only_change``, called by ``tenants.audit.record``).
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from django.db.models import QuerySet
 
     from tenants.alerts.models import WebhookDelivery, WebhookEndpoint
+    from tenants.console.models import ConversationJob
 
     Caller = AbstractBaseUser | AnonymousUser
 
@@ -274,6 +275,34 @@ def get_widget_key_for(user: Caller, token_id: str, *, min_role: Role = Role.VIE
     return found
 
 
+def conversation_jobs_for(
+    user: Caller, *, min_role: Role = Role.SUPPORT
+) -> QuerySet[ConversationJob]:
+    """Background conversations of the accounts the user reaches with ``min_role``.
+
+    Support and up by default, as for the console that starts them (``tenants.console.acting``):
+    a job holds a conversation's text, which viewers do not read. A tenant's own people see the
+    jobs that its partner's support ran as the tenant.
+    """
+    from tenants.console.models import ConversationJob
+
+    return ConversationJob.objects.filter(account__in=accounts_for(user, min_role=min_role))
+
+
+def get_conversation_job_for(
+    user: Caller, public_id: str, *, min_role: Role = Role.SUPPORT
+) -> ConversationJob:
+    found = (
+        conversation_jobs_for(user, min_role=min_role)
+        .select_related("account")
+        .filter(public_id=public_id)
+        .first()
+    )
+    if found is None:
+        raise Http404("No such job")
+    return found
+
+
 def top_accounts_for(user: Caller, *, min_role: Role = Role.VIEWER) -> QuerySet[Account]:
     """Where the person's reach starts: every partner for operators, the tenant while acting as
     one, else the accounts of their own memberships with ``min_role`` or more."""
@@ -312,7 +341,8 @@ class SupportGrant:
 
     Changes may be allowed only where the person could make them as themselves (operators, and
     owners or admins above the tenant): acting never lends more than one's own role. A support
-    role reads what the tenant's viewers read and changes nothing.
+    role acts read-only, with the tenant's support role (it reads, runs test conversations, and
+    changes nothing).
     """
 
     role: Role | None  # None: operator staff

@@ -48,10 +48,11 @@ def acting_as(user: Caller | None) -> Impersonation | None:
 
 
 def acting_role(acting: Impersonation) -> Role:
-    """The role the tenant's own people would need to do what the session may: an admin's
-    when it allows changes, a viewer's otherwise (``SupportGrant`` keeps this within the
-    person's own role)."""
-    return Role.ADMIN if acting.allow_changes else Role.VIEWER
+    """The role the person has on the tenant while acting: an admin's when the session allows
+    changes; otherwise the support role, which reads what viewers read and may run test
+    conversations (the console, a widget's preview) but changes nothing (``SupportGrant``
+    keeps either within the person's own role)."""
+    return Role.ADMIN if acting.allow_changes else Role.SUPPORT
 
 
 def read_only_message(acting: Impersonation) -> str:

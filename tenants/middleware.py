@@ -113,8 +113,15 @@ class ImpersonationMiddleware(MiddlewareMixin):
             if resumed.ended is not None:
                 self._say_ended(request, resumed.ended)
             return
-        access.act_as(request.user, resumed.impersonation)
+        user = request.user
+        access.act_as(user, resumed.impersonation)
         request.impersonation = resumed.impersonation  # type: ignore[attr-defined]
+
+        # Async views ask ``request.auser()``, which would load a second, unbound user object.
+        async def bound_user() -> Any:
+            return user
+
+        request.auser = bound_user
 
     def process_view(
         self, request: HttpRequest, view: Any, args: Any, kwargs: Any

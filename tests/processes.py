@@ -50,7 +50,9 @@ def running(
 
 
 @contextmanager
-def celery_worker() -> Iterator[subprocess.Popen[bytes]]:
+def celery_worker(**extra_env: str) -> Iterator[subprocess.Popen[bytes]]:
+    """A real worker (solo pool) on this run's database, cache and broker; ``extra_env`` sets
+    more of its environment (e.g. a short heartbeat)."""
     argv = [
         sys.executable,
         "-m",
@@ -66,7 +68,7 @@ def celery_worker() -> Iterator[subprocess.Popen[bytes]]:
         "--without-mingle",
         "--without-heartbeat",
     ]
-    with running(argv) as process:
+    with running(argv, {**env_for_test_database(), **extra_env}) as process:
         yield process
 
 

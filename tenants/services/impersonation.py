@@ -6,6 +6,8 @@ Services (each one transaction with its audit event, like every service):
   opens a ``SupportSession``; ``stop_impersonation(session, *, actor, reason, context)`` ends it.
   Who may act as whom is ``tenants.access.support_grant``; the checks that give a person a
   readable refusal are ``check_may_act_as``.
+- ``impersonation_of(session, person)``: a session as the frozen ``Impersonation`` that requests
+  (and background conversations queued while acting) carry.
 - ``resume_impersonation(session_id, user)``: what ``tenants.middleware`` calls on each request
   of a browser that acts as a tenant. It ends a session that has expired (reason ``expired``) or
   whose person lost the role that let them start it (``access_lost``).
@@ -225,18 +227,27 @@ def resume_impersonation(session_id: object, user: AbstractBaseUser | AnonymousU
             why = EndReason.ACCESS_LOST
     if why is not None:
         return Resumed(ended=stop_impersonation(session, actor=None, reason=why))
-    return Resumed(
-        impersonation=Impersonation(
-            session_id=session.pk,
-            correlation_id=session.correlation_id,
-            account=session.account,
-            actor=user,
-            allow_changes=session.allow_changes,
-            started_at=session.started_at,
-            expires_at=session.expires_at,
-            reason=session.reason,
-            ticket=session.ticket,
-        )
+    return Resumed(impersonation=impersonation_of(session, user))
+
+
+def impersonation_of(
+    session: SupportSession, person: AbstractBaseUser | AnonymousUser
+) -> Impersonation:
+    """``session`` as its person acts under it (``person`` is the session's actor).
+
+    Also for work the person queued while acting and a worker does later (a background
+    conversation): its upstream calls belong to the session's trail even once it has ended.
+    """
+    return Impersonation(
+        session_id=session.pk,
+        correlation_id=session.correlation_id,
+        account=session.account,
+        actor=person,  # type: ignore[arg-type]  # the session's actor: a real user
+        allow_changes=session.allow_changes,
+        started_at=session.started_at,
+        expires_at=session.expires_at,
+        reason=session.reason,
+        ticket=session.ticket,
     )
 
 

@@ -14,6 +14,7 @@ from django_htmx.http import trigger_client_event
 
 from tenants import access
 from tenants.audit import SUPPORT_PAGE_VIEW
+from tenants.console.acting import CONSOLE_ROLE
 from tenants.forms import PERIOD_LIMITS, AccountProfileForm, TenantFilterForm
 from tenants.models import Account, AuditEvent, Invitation, Role
 from tenants.services import AccountError, update_account
@@ -52,6 +53,7 @@ def account_capabilities(role: Role | None, account: Account) -> dict[str, bool]
         "can_close": is_open and role is not None and role.covers(Role.OWNER),
         "can_onboard": is_admin and account.status == Account.Status.ACTIVE,
         "can_manage_people": is_open and is_admin,
+        "can_try": is_open and role is not None and role.covers(CONSOLE_ROLE),
     }
 
 

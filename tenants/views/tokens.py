@@ -261,12 +261,13 @@ def token_rate(request: HtmxHttpRequest, token_id: str) -> HttpResponse:
             )
             limit = f"{token.rpm} requests per minute" if token.rpm is not None else "no own limit"
             messages.success(request, f"{token.name} ({token.display}) now has {limit}.")
-            return redirect_after_post(request, list_url(account))
+            return redirect_after_post(request, back_url(token))
         status = INVALID
     context = {
         "account": account,
         "token": token,
         "form": form,
+        "back_url": back_url(token),
         "lineage": visible_lineage(request, account),
     }
     return render_page(request, "tenants/token_rate.html", context, status=status)

@@ -8,6 +8,8 @@ from tenants.views import (
     accounts,
     audit,
     branding,
+    console,
+    console_jobs,
     invitations,
     limits,
     members,
@@ -100,6 +102,17 @@ urlpatterns = [
     path("support/", support.support_list, name="support-list"),
     path("support/stop/", support.support_stop, name="support-stop"),
     path("support/<str:correlation_id>/", support.support_session, name="support-session"),
+    # The streaming console and background conversations (tenants/console/).
+    path("console/", console.console, name="console"),
+    path("console/meter/", console.meter, name="console-meter"),
+    path("console/turns/", console.turn_start, name="console-turn-start"),
+    path("console/turns/<str:turn_id>/stream/", console.turn_stream, name="console-turn-stream"),
+    path("console/turns/<str:turn_id>/stop/", console.turn_stop, name="console-turn-stop"),
+    path("console/jobs/", console_jobs.job_list, name="console-job-list"),
+    path("console/jobs/new/", console_jobs.job_start, name="console-job-start"),
+    path("console/jobs/<str:job_id>/", console_jobs.job_detail, name="console-job-detail"),
+    path("console/jobs/<str:job_id>/stream/", console_jobs.job_stream, name="console-job-stream"),
+    path("console/jobs/<str:job_id>/cancel/", console_jobs.job_cancel, name="console-job-cancel"),
     # The path tenants.services.people.INVITATION_PATH puts in the e-mail.
     path("invitations/<str:token>/", invitations.invitation_accept, name="invitation-accept"),
 ]

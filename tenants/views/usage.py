@@ -51,25 +51,36 @@ def charts_of(account: Account, now: Any) -> list[Chart]:
     ]
 
 
+def period_quotas(request: HtmxHttpRequest, account: Account, *, now: Any = None) -> dict[str, Any]:
+    """This period's quotas of ``account`` as ``tenants/_quota_table.html`` shows them (the
+    Usage tab and the console's meter): used against each limit, and the tightest level."""
+    now = now or timezone.now()
+    lineage = visible_lineage(request, account)
+    levels = usage.lineage_usage(account, now=now)
+    own = levels[0]
+    return {
+        "lineage": lineage,
+        "visible": {ancestor.pk for ancestor in lineage} | {account.pk},
+        "usage_levels": levels,
+        "period": own.period,
+        "reset": own.period.describe_reset(),
+        "quotas": usage.quota_lines(levels),
+    }
+
+
 @login_required
 @require_GET
 def account_usage(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     account = access.get_account_for(request.user, public_id)
     now = timezone.now()
-    lineage = visible_lineage(request, account)
-    visible = {ancestor.pk for ancestor in lineage} | {account.pk}
-    levels = usage.lineage_usage(account, now=now)
-    own = levels[0]
-    children, allocations = usage.allocations(account, own, now=now)
+    quotas = period_quotas(request, account, now=now)
+    levels, visible = quotas["usage_levels"], quotas["visible"]
+    children, allocations = usage.allocations(account, levels[0], now=now)
     tz = zone(account.timezone)
     context = {
+        **quotas,
         "account": account,
-        "lineage": lineage,
         "tab": "usage",
-        "period": own.period,
-        "reset": own.period.describe_reset(),
-        "quotas": usage.quota_lines(levels),
-        "visible": visible,
         "levels": [
             (
                 level,

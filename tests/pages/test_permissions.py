@@ -22,6 +22,8 @@ A_READERS = {"a_owner", "a_admin", "a_support", "a_viewer", "tenant_user", "staf
 A_ADMINS = {"a_owner", "a_admin", "tenant_user", "staff"}  # tenant_user owns a_child
 A_OWNERS = {"a_owner", "tenant_user", "staff"}
 A_SUPPORTERS = {"a_owner", "a_admin", "a_support", "tenant_user", "staff"}
+# The console and its jobs: support and up (tenants/console/acting.py), not viewers.
+A_CONSOLE = A_SUPPORTERS
 EVERYONE = set(PERSONAS) - {"anonymous"}
 A_SUPPORT_ABOVE = {"a_owner", "a_admin", "a_support", "staff"}
 
@@ -66,6 +68,24 @@ def child_invitation(pages: PageWorld) -> int:
 
 
 NEW_TOKEN = {"name": "ci", "scopes": ["conversation:*"]}
+
+
+def child_job(pages: PageWorld) -> str:
+    """A background job of A's child (made on first use; never run: no worker here)."""
+    from tenants.console.models import ConversationJob
+
+    job = ConversationJob.objects.filter(account=pages.world.a_child).first()
+    if job is None:
+        job = ConversationJob.objects.create(
+            account=pages.world.a_child,
+            person=pages.world.a_support,
+            person_label="a_support",
+            message="hello",
+        )
+    return job.public_id
+
+
+CONSOLE_TURN = {"message": "hello there"}
 
 
 CASES = [
@@ -302,6 +322,48 @@ CASES = [
         ok_status=303,
         visible=A_READERS,
         data=lambda p: {"role": "support"},
+    ),
+    Case("console: pick an account", "GET", lambda p: "/console/", EVERYONE),
+    Case("console: background jobs", "GET", lambda p: "/console/jobs/", EVERYONE),
+    # The upstream of these local partners is unreachable: the page says the bots could not
+    # be listed, and still works.
+    Case(
+        "console as A's child",
+        "GET",
+        lambda p: f"/console/?account={child(p)}",
+        A_CONSOLE,
+        visible=A_READERS,
+    ),
+    Case(
+        "console meter",
+        "GET",
+        lambda p: f"/console/meter/?account={child(p)}",
+        A_CONSOLE,
+        visible=A_READERS,
+    ),
+    Case(
+        "console: send a message",
+        "POST",
+        lambda p: "/console/turns/",
+        A_CONSOLE,
+        visible=A_READERS,
+        data=lambda p: {**CONSOLE_TURN, "account": child(p)},
+    ),
+    Case(
+        "console: run in background",
+        "POST",
+        lambda p: "/console/jobs/new/",
+        A_CONSOLE,
+        visible=A_READERS,
+        data=lambda p: {**CONSOLE_TURN, "account": child(p)},
+    ),
+    Case("a background job", "GET", lambda p: f"/console/jobs/{child_job(p)}/", A_CONSOLE),
+    Case(
+        "cancel a background job",
+        "POST",
+        lambda p: f"/console/jobs/{child_job(p)}/cancel/",
+        A_CONSOLE,
+        ok_status=204,
     ),
     Case(
         "remove a member",

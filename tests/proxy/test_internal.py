@@ -10,6 +10,9 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any
 
+from asgiref.sync import sync_to_async
+from django.db import connections
+
 from tenants.credentials import TokenRecord
 from tenants.metering.buffer import default_buffer
 from tenants.metering.models import UsageEvent
@@ -47,6 +50,9 @@ def _run_and_flush[T](coroutine: Coroutine[Any, Any, T]) -> T:
             return await coroutine
         finally:
             await default_buffer().flush()
+            # The pipeline's database reads ran on asgiref's thread: close its connection, or
+            # PostgreSQL refuses to drop the test database at the end of the module.
+            await sync_to_async(connections.close_all)()
 
     return asyncio.run(both())
 

@@ -39,15 +39,16 @@ def test_acting_reaches_the_tenants_subtree_only(world):
     assert names(access.top_accounts_for(support)) == {"A Child"}
 
 
-def test_read_only_acting_has_the_tenant_viewers_hands(world):
+def test_read_only_acting_has_the_tenants_support_role(world):
     support = acting_user(world.a_support, world.a_child)
-    assert access.role_on(support, world.a_child) == Role.VIEWER
-    assert access.role_on(support, world.a_grandchild) == Role.VIEWER
+    assert access.role_on(support, world.a_child) == Role.SUPPORT
+    assert access.role_on(support, world.a_grandchild) == Role.SUPPORT
+    assert names(access.accounts_for(support, min_role=Role.SUPPORT)) == {"A Child", "A Grandchild"}
     assert not access.accounts_for(support, min_role=Role.ADMIN).exists()
-    assert access.own_roles(support) == {world.a_child.pk: Role.VIEWER}
+    assert access.own_roles(support) == {world.a_child.pk: Role.SUPPORT}
     with pytest.raises(ReadOnlySupportSession, match="read-only"):
         access.require_role(support, world.a_child, Role.ADMIN)
-    assert access.require_role(support, world.a_child, Role.VIEWER) == Role.VIEWER
+    assert access.require_role(support, world.a_child, Role.VIEWER) == Role.SUPPORT
 
 
 def test_acting_with_changes_has_the_tenant_admins_hands_and_never_an_owners(world):

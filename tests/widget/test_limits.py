@@ -19,7 +19,9 @@ def _error(response) -> str:
     return str(body["error"])
 
 
-def test_a_turn_is_one_message_of_the_keys_account_metered_under_the_key(world, client):
+def test_a_turn_is_metered_as_the_keys_account_in_the_upstreams_units(world, client):
+    # A turn is a stateful complete: the upstream stores the visitor's text and the reply, two
+    # messages of the key's account (tenants.limits.policy.cost_of), and so does the portal.
     tenant = limited_tenant(world, messages=100, conversations=100)
     key = widget_key(world, tenant)
     session_id = session()
@@ -35,10 +37,10 @@ def test_a_turn_is_one_message_of_the_keys_account_metered_under_the_key(world, 
         ("/conversation/{conversationId}/complete", 200),
     ]
     assert {e.account_id for e in recorded} == {tenant.pk}
-    assert sum(e.messages for e in recorded) == 2
+    assert [e.messages for e in recorded] == [0, 2, 2]
     assert sum(e.conversations for e in recorded) == 1
     assert all(e.tokens > 0 for e in recorded[1:])
-    assert used(tenant, "messages") == 2
+    assert used(tenant, "messages") == 4
     assert used(tenant, "conversations") == 1
     assert used(tenant, "tokens") == sum(e.tokens for e in recorded)
 
@@ -82,7 +84,7 @@ def test_the_key_over_its_rate_is_429_whatever_the_session(world, client):
 
 
 def test_the_accounts_quota_refuses_a_turn_without_naming_anyone(world, client):
-    tenant = limited_tenant(world, messages=1)
+    tenant = limited_tenant(world, messages=2)  # one turn: the text and the reply
     key = widget_key(world, tenant, make_bot(world, tenant))
     session_id = session()
 
@@ -96,11 +98,11 @@ def test_the_accounts_quota_refuses_a_turn_without_naming_anyone(world, client):
     assert tenant.name not in error
     assert world.partner_a.name not in error
     assert int(refused.headers["retry-after"]) > 0
-    assert used(tenant, "messages") == 1
+    assert used(tenant, "messages") == 2
 
 
 def test_an_ancestors_quota_holds_its_tenants_widgets_too(world, client):
-    reseller = limited_tenant(world, messages=1)
+    reseller = limited_tenant(world, messages=2)
     tenant = limited_tenant(world, parent=reseller)
     key = widget_key(world, tenant, make_bot(world, tenant))
 
