@@ -117,6 +117,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # After authentication, messages and htmx: binds a support session to request.user.
+    "tenants.middleware.ImpersonationMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -132,6 +134,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "tenants.context_processors.acting",
                 # ``brand``: the partner's brand (or the operator's) for every page.
                 "tenants.branding.context_processors.brand",
             ],
@@ -447,6 +450,25 @@ CELERY_BEAT_SCHEDULE["alerts-thresholds"] = {
     "schedule": 60.0,
 }
 
+# Support impersonation
+# A person acting as a tenant (tenants/services/impersonation.py): a session lasts this many
+# minutes unless they choose another length, at most the maximum. Beat marks forgotten
+# sessions as expired every minute.
+PORTAL_SUPPORT_SESSION_MINUTES = env_int(
+    "PORTAL_SUPPORT_SESSION_MINUTES", 30, minimum=1, maximum=24 * 60
+)
+PORTAL_SUPPORT_SESSION_MAX_MINUTES = env_int(
+    "PORTAL_SUPPORT_SESSION_MAX_MINUTES", 120, minimum=1, maximum=24 * 60
+)
+if PORTAL_SUPPORT_SESSION_MINUTES > PORTAL_SUPPORT_SESSION_MAX_MINUTES:
+    raise ConfigError(
+        f"PORTAL_SUPPORT_SESSION_MINUTES ({PORTAL_SUPPORT_SESSION_MINUTES}) is longer than "
+        f"PORTAL_SUPPORT_SESSION_MAX_MINUTES ({PORTAL_SUPPORT_SESSION_MAX_MINUTES})"
+    )
+CELERY_BEAT_SCHEDULE["support-sessions-expire"] = {
+    "task": "tenants.tasks.end_expired_support_sessions",
+    "schedule": 60.0,
+}
 # Branding
 # The operator's own brand: shown on the operator's hosts to people of no single partner, on
 # operator pages, and for every partner that has not set its own (tenants/branding/).

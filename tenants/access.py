@@ -8,11 +8,17 @@ Rules:
 - a role on an account applies to that account and its whole subtree;
 - the strongest role along the account's ancestry wins (owner > admin > support > viewer);
 - operator staff (``is_staff``, active) reach every account, as owner;
-- anonymous and inactive users reach nothing.
+- anonymous and inactive users reach nothing;
+- a person acting as a tenant (support impersonation, ``act_as``) reaches that tenant's subtree
+  and nothing else, with the tenant's admin role when the session allows changes and its
+  support role when it is read-only; staff status does not follow them in. Read-only sessions
+  are refused every change here (``require_role``) and again when it would be written
+  (``refuse_read_only_change``, called by ``tenants.audit.record``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
 from django.core.exceptions import PermissionDenied
@@ -21,7 +27,19 @@ from django.db.models.functions import Length
 from django.db.models.lookups import StartsWith
 from django.http import Http404
 
-from tenants.models import Account, AuditEvent, Invitation, Membership, Plan, Role, Token
+from tenants import access_tokens, acting
+from tenants.acting import acting_role, read_only_message
+from tenants.models import (
+    Account,
+    AuditEvent,
+    Invitation,
+    Membership,
+    Plan,
+    Role,
+    SupportSession,
+    SupportSessionQuerySet,
+    Token,
+)
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -29,13 +47,44 @@ if TYPE_CHECKING:
 
     from tenants.alerts.models import WebhookDelivery, WebhookEndpoint
     from tenants.console.models import ConversationJob
-    from tenants.credentials import TokenRecord
 
     Caller = AbstractBaseUser | AnonymousUser
 
 
+# Re-exported, so that every lookup is reached as ``access.<name>``: acting as a tenant
+# (tenants/acting.py) and the lookups of callers holding a portal token (partner API,
+# management API; tenants/access_tokens.py), whose reach is the token's account subtree.
+ReadOnlySupportSession = acting.ReadOnlySupportSession
+act_as = acting.act_as
+acting_as = acting.acting_as
+stop_acting = acting.stop_acting
+refuse_read_only_change = acting.refuse_read_only_change
+accounts_for_token = access_tokens.accounts_for_token
+audit_events_for_token = access_tokens.audit_events_for_token
+descendants_of = access_tokens.descendants_of
+find_run_as_target = access_tokens.find_run_as_target
+get_account_in_token_reach = access_tokens.get_account_in_token_reach
+get_descendant_of = access_tokens.get_descendant_of
+get_token_account = access_tokens.get_token_account
+invitations_for_token = access_tokens.invitations_for_token
+memberships_for_token = access_tokens.memberships_for_token
+plans_for_token = access_tokens.plans_for_token
+webhook_deliveries_for_token = access_tokens.webhook_deliveries_for_token
+webhooks_for_token = access_tokens.webhooks_for_token
+
+
+def is_operator(user: Caller) -> bool:
+    """Operator staff, acting as themselves (staff acting as a tenant see what it sees)."""
+    return _is_operator(user)
+
+
 def _is_operator(user: Caller) -> bool:
-    return bool(user.is_authenticated and user.is_active and getattr(user, "is_staff", False))
+    return bool(
+        user.is_authenticated
+        and user.is_active
+        and getattr(user, "is_staff", False)
+        and acting_as(user) is None
+    )
 
 
 def _reaches_nothing(user: Caller) -> bool:
@@ -64,6 +113,11 @@ def accounts_for(user: Caller, *, min_role: Role = Role.VIEWER) -> QuerySet[Acco
     """The accounts the user reaches with ``min_role`` or more: their memberships' subtrees."""
     if _reaches_nothing(user):
         return Account.objects.none()
+    acting = acting_as(user)
+    if acting is not None:
+        if not acting_role(acting).covers(min_role):
+            return Account.objects.none()
+        return Account.objects.subtree_of(acting.account)
     if _is_operator(user):
         return Account.objects.all()
     return Account.objects.filter(_covering_memberships(user, min_role))
@@ -101,6 +155,10 @@ def role_on(user: Caller, account: Account) -> Role | None:
     """The user's strongest role on ``account``, from memberships on it or any ancestor."""
     if _reaches_nothing(user):
         return None
+    acting = acting_as(user)
+    if acting is not None:
+        inside = account.path.startswith(acting.account.path)
+        return acting_role(acting) if inside else None
     if _is_operator(user):
         return Role.OWNER
     roles = Membership.objects.filter(user_id=_pk(user), account_id__in=account.lineage_pks)
@@ -117,6 +175,9 @@ def require_role(user: Caller, account: Account, role: Role) -> Role:
     if held is None:
         raise Http404("No such account")
     if not held.covers(role):
+        acting = acting_as(user)
+        if acting is not None and not acting.allow_changes:
+            raise ReadOnlySupportSession(read_only_message(acting))
         raise PermissionDenied(f"This needs the {role.label.lower()} role on {account.name}.")
     return held
 
@@ -242,7 +303,116 @@ def get_conversation_job_for(
     return found
 
 
-# -- lookups for callers holding a portal token (partner API, management API) ----------------
+def top_accounts_for(user: Caller, *, min_role: Role = Role.VIEWER) -> QuerySet[Account]:
+    """Where the person's reach starts: every partner for operators, the tenant while acting as
+    one, else the accounts of their own memberships with ``min_role`` or more."""
+    if _reaches_nothing(user):
+        return Account.objects.none()
+    acting = acting_as(user)
+    if acting is not None:
+        return accounts_for(user, min_role=min_role).filter(pk=acting.account.pk)
+    if _is_operator(user):
+        return Account.objects.partners()
+    return Account.objects.filter(
+        pk__in=Membership.objects.filter(
+            user_id=_pk(user), role__in=Role.at_least(min_role)
+        ).values("account_id")
+    )
+
+
+def own_roles(user: Caller) -> dict[int, Role]:
+    """The person's role on each account of their own memberships (account pk -> role); the
+    tenant's role while acting as one; nothing for operators, who hold no membership."""
+    if _reaches_nothing(user):
+        return {}
+    acting = acting_as(user)
+    if acting is not None:
+        return {acting.account.pk: acting_role(acting)}
+    found = Membership.objects.filter(user_id=_pk(user)).values_list("account_id", "role")
+    return {account_id: Role(role) for account_id, role in found}
+
+
+# -- support impersonation: who may act as whom, and the trail ---------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SupportGrant:
+    """What lets a person act as a tenant: operator status, or a role on an account above it.
+
+    Changes may be allowed only where the person could make them as themselves (operators, and
+    owners or admins above the tenant): acting never lends more than one's own role. A support
+    role acts read-only, with the tenant's support role (it reads, runs test conversations, and
+    changes nothing).
+    """
+
+    role: Role | None  # None: operator staff
+
+    @property
+    def label(self) -> str:
+        return "operator" if self.role is None else str(self.role.value)
+
+    @property
+    def may_allow_changes(self) -> bool:
+        return self.role is None or self.role.covers(Role.ADMIN)
+
+
+def actable_accounts_for(user: Caller) -> QuerySet[Account]:
+    """The tenants the person may start acting as: for operators every tenant that is not
+    closed; for people, those strictly below an account where they hold the support role or
+    more. Nothing while they already act as someone (no nesting), and never a partner itself."""
+    if _reaches_nothing(user) or acting_as(user) is not None:
+        return Account.objects.none()
+    tenants = Account.objects.filter(parent__isnull=False).exclude(status=Account.Status.CLOSED)
+    if _is_operator(user):
+        return tenants
+    from_above = Membership.objects.filter(
+        StartsWith(OuterRef("path"), F("account__path")),
+        user_id=_pk(user),
+        role__in=Role.at_least(Role.SUPPORT),
+    ).exclude(account_id=OuterRef("pk"))
+    return tenants.filter(Exists(from_above))
+
+
+def support_grant(user: Caller, account: Account) -> SupportGrant | None:
+    """Why the person may act as ``account`` (see ``actable_accounts_for``), or None."""
+    if _reaches_nothing(user) or acting_as(user) is not None:
+        return None
+    if account.is_partner or account.status == Account.Status.CLOSED:
+        return None
+    if _is_operator(user):
+        return SupportGrant(role=None)
+    above = [pk for pk in account.lineage_pks if pk != account.pk]
+    held = Role.strongest(
+        Membership.objects.filter(user_id=_pk(user), account_id__in=above).values_list(
+            "role", flat=True
+        )
+    )
+    if held is None or not held.covers(Role.SUPPORT):
+        return None
+    return SupportGrant(role=held)
+
+
+def support_sessions_for(user: Caller) -> SupportSessionQuerySet:
+    """Support sessions on the accounts the person reaches: a tenant's people read who acted
+    as their account; a partner's people and operators read every session below them."""
+    return SupportSession.objects.filter(account__in=accounts_for(user))
+
+
+def get_support_session_for(user: Caller, correlation_id: str) -> SupportSession:
+    found = (
+        support_sessions_for(user)
+        .select_related("account", "actor")
+        .filter(correlation_id=correlation_id)
+        .first()
+    )
+    if found is None:
+        raise Http404("No such support session")
+    return found
+
+
+def support_events_for(user: Caller, correlation_id: str) -> QuerySet[AuditEvent]:
+    """The audit events of one support session, of the accounts the person reaches."""
+    return audit_events_for(user).filter(correlation_id=correlation_id)
 
 
 def plans_for(user: Caller, *, min_role: Role = Role.VIEWER) -> QuerySet[Plan]:
@@ -250,97 +420,3 @@ def plans_for(user: Caller, *, min_role: Role = Role.VIEWER) -> QuerySet[Plan]:
     a tenant's people never see, nor pick, their partner's plans). Global plans are the
     operator's, managed in the admin."""
     return Plan.objects.filter(partner__in=accounts_for(user, min_role=min_role))
-
-
-def plans_for_token(record: TokenRecord) -> QuerySet[Plan]:
-    return Plan.objects.filter(partner__in=accounts_for_token(record))
-
-
-def get_token_account(record: TokenRecord) -> Account:
-    """The token's own account; ``Http404`` once it is gone."""
-    account = Account.objects.filter(pk=record.account_id, path=record.account_path).first()
-    if account is None:
-        raise Http404("No such account")
-    return account
-
-
-def find_run_as_target(
-    record: TokenRecord, *, user_id: str = "", child_email: str = ""
-) -> Account | None:
-    """The account a run-as header names, if it is the token's account or a descendant.
-
-    ``None`` for anything else (a sibling, a parent, another partner's tenant, an unknown id):
-    the caller answers all of those alike, as the upstream answers a bad target.
-    """
-    inside = Account.objects.filter(path__startswith=record.account_path).exclude(
-        status=Account.Status.CLOSED
-    )
-    if user_id:
-        return inside.filter(public_id=user_id).first()
-    if child_email:
-        return inside.filter(email__iexact=child_email).order_by("path").first()
-    return None
-
-
-def descendants_of(account: Account) -> QuerySet[Account]:
-    """The open accounts strictly below ``account``."""
-    return (
-        Account.objects.filter(path__startswith=account.path)
-        .exclude(pk=account.pk)
-        .exclude(status=Account.Status.CLOSED)
-    )
-
-
-def get_descendant_of(account: Account, public_id_or_alias: str) -> Account:
-    """A descendant by public id or slug (the upstream's ``alias``); ``Http404`` otherwise."""
-    below = descendants_of(account)
-    found = below.filter(public_id=public_id_or_alias).first() or (
-        below.filter(slug=public_id_or_alias).order_by(Length("path"), "pk").first()
-    )
-    if found is None:
-        raise Http404("No such account")
-    return found
-
-
-def accounts_for_token(record: TokenRecord) -> QuerySet[Account]:
-    """What a token reaches: its account and that subtree (paths end in "/", so "/1/7/" is
-    no prefix of "/1/70/")."""
-    return Account.objects.filter(path__startswith=record.account_path)
-
-
-def memberships_for_token(record: TokenRecord) -> QuerySet[Membership]:
-    return Membership.objects.filter(account__path__startswith=record.account_path)
-
-
-def invitations_for_token(record: TokenRecord) -> QuerySet[Invitation]:
-    return Invitation.objects.filter(account__path__startswith=record.account_path)
-
-
-def webhooks_for_token(record: TokenRecord) -> QuerySet[WebhookEndpoint]:
-    from tenants.alerts.models import WebhookEndpoint
-
-    return WebhookEndpoint.objects.filter(account__path__startswith=record.account_path)
-
-
-def webhook_deliveries_for_token(record: TokenRecord) -> QuerySet[WebhookDelivery]:
-    from tenants.alerts.models import WebhookDelivery
-
-    return WebhookDelivery.objects.filter(account__path__startswith=record.account_path)
-
-
-def audit_events_for_token(record: TokenRecord) -> QuerySet[AuditEvent]:
-    return AuditEvent.objects.filter(account__path__startswith=record.account_path)
-
-
-def get_account_in_token_reach(record: TokenRecord, public_id_or_slug: str) -> Account:
-    """Like ``get_account_for``, for a token: by public id, else the shallowest of that slug."""
-    match = accounts_for_token(record).filter(
-        Q(public_id=public_id_or_slug) | Q(slug=public_id_or_slug)
-    )
-    account = (
-        match.filter(public_id=public_id_or_slug).first()
-        or match.order_by(Length("path"), "pk").first()
-    )
-    if account is None:
-        raise Http404("No such account")
-    return account

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from portal.redaction import redact
+from tenants.acting import acting_as, refuse_read_only_change
 from tenants.models import Account, AuditEvent
 
 if TYPE_CHECKING:
@@ -26,6 +27,11 @@ if TYPE_CHECKING:
 # Keys whose values are never written, whatever they hold.
 _SECRET_KEY = re.compile(r"secret|token|password|encrypted|pepper|api_?key", re.IGNORECASE)
 SYSTEM_LABEL = "system"
+# The actions of a support session itself (tenants.services.impersonation): its start and end,
+# the pages viewed and the upstream calls made while acting.
+SUPPORT_ACTIONS = "support."
+SUPPORT_PAGE_VIEW = "support.page_view"
+SUPPORT_UPSTREAM_CALL = "support.upstream_call"
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +108,20 @@ def record(
     target_id: str = "",
     changes: Mapping[str, Any] | None = None,
     context: RequestContext | None = None,
+    correlation_id: str = "",
 ) -> AuditEvent:
-    """Append one event. Call it inside the transaction of the change it describes."""
+    """Append one event. Call it inside the transaction of the change it describes.
+
+    While the actor acts as a tenant (support impersonation) the event carries the session's
+    correlation id, and a read-only session refuses the change here
+    (``ReadOnlySupportSession``), rolling back the transaction it was part of. The support
+    session's own events (``support.*``) are written whatever the session allows.
+    """
+    acting = acting_as(actor)
+    if acting is not None:
+        if not action.startswith(SUPPORT_ACTIONS):
+            refuse_read_only_change(actor)
+        correlation_id = correlation_id or acting.correlation_id
     context = context or NO_CONTEXT
     user = actor if actor is not None and actor.is_authenticated else None
     return AuditEvent.objects.create(
@@ -117,5 +135,6 @@ def record(
         target_id=target_id or (account.public_id if target_type == "account" else ""),
         changes=scrub(dict(changes or {})),
         request_id=context.request_id,
+        correlation_id=correlation_id,
         ip=context.ip,
     )

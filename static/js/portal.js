@@ -27,6 +27,32 @@ document.addEventListener("click", (event) => {
   }
 });
 
+/* The support banner's countdown (templates/tenants/_support_banner.html): data-countdown holds
+   the seconds left when the page was made (rounded up), so a skewed client clock does not matter.
+   A second after zero the page reloads and the server, finding the session over, ends it and
+   says so. */
+function startCountdowns(root) {
+  root.querySelectorAll("[data-countdown]").forEach((element) => {
+    if (element.dataset.counting) return;
+    element.dataset.counting = "1";
+    const deadline = Date.now() + Number(element.dataset.countdown) * 1000;
+    const tick = () => {
+      const left = Math.max(0, Math.round((deadline - Date.now()) / 1000));
+      const minutes = Math.floor(left / 60);
+      const seconds = String(left % 60).padStart(2, "0");
+      element.textContent = `${minutes}:${seconds}`;
+      if (left === 0) {
+        clearInterval(timer);
+        setTimeout(() => window.location.reload(), 1000);
+      }
+    };
+    const timer = setInterval(tick, 1000);
+    tick();
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => startCountdowns(document));
+document.addEventListener("htmx:load", (event) => startCountdowns(event.detail.elt));
 /* Branding page (templates/tenants/account_branding.html): a live preview of the name, colours
    and logo. The same arithmetic as tenants/branding/brand.py, so the preview shows what the
    pages will: text on the primary colour is white or near black, whichever contrasts more;

@@ -57,6 +57,8 @@ class AuditEventViewSet(
             )
         if actor := wanted.get("actor", "").strip():
             queryset = queryset.filter(Q(actor__username=actor) | Q(actor__email__iexact=actor))
+        if correlation_id := wanted.get("correlation_id", "").strip():
+            queryset = queryset.filter(correlation_id=correlation_id)
         if "since" in wanted:
             queryset = queryset.filter(created_at__gte=wanted["since"])
         if "until" in wanted:

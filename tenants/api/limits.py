@@ -225,7 +225,7 @@ class AccountLimitsViewSet(mixins.RetrieveModelMixin, ScopedViewSet[Account]):
                 raise PermissionDenied("A token cannot change its own account's limits.")
             return
         if account.parent is None:
-            if not getattr(self.caller, "is_staff", False):
+            if not access.is_operator(self.caller):
                 raise PermissionDenied("A partner's own limits are the operator's to set.")
             return
         access.require_role(self.caller, account.parent, Role.ADMIN)

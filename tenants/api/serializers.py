@@ -121,6 +121,11 @@ class AuditFilterSerializer(AccountRefFilterSerializer):
     actor = serializers.CharField(
         required=False, max_length=150, help_text="The acting person's username or e-mail."
     )
+    correlation_id = serializers.CharField(
+        required=False,
+        max_length=64,
+        help_text="Only the events of this support session (its correlation id, sup_…).",
+    )
     since = serializers.DateTimeField(required=False, help_text="At or after (ISO 8601).")
     until = serializers.DateTimeField(required=False, help_text="Before (ISO 8601).")
 
@@ -221,6 +226,7 @@ class AuditEventSerializer(serializers.ModelSerializer[AuditEvent]):
             "target_id",
             "changes",
             "request_id",
+            "correlation_id",
             "ip",
             "created_at",
         ]

@@ -26,7 +26,7 @@ from django.db.models.functions import Length
 from django.http import Http404
 
 from tenants import access
-from tenants.models import Account, Role
+from tenants.models import Account, Impersonation, Role
 from tenants.proxy.internal import person_credential
 
 if TYPE_CHECKING:
@@ -50,9 +50,18 @@ class ConsoleActor:
     account_path: str
     partner_id: int
     account_name: str
+    # The support session the person acts under (support impersonation), if any: each of the
+    # actor's upstream calls is then written to its audit trail (``calls.console_call``).
+    impersonation: Impersonation | None = None
 
     @classmethod
-    def of(cls, person: AbstractBaseUser, account: Account) -> ConsoleActor:
+    def of(
+        cls,
+        person: AbstractBaseUser,
+        account: Account,
+        *,
+        impersonation: Impersonation | None = None,
+    ) -> ConsoleActor:
         return cls(
             person_id=int(person.pk),
             person_label=person.get_username(),
@@ -61,6 +70,7 @@ class ConsoleActor:
             account_path=account.path,
             partner_id=account.partner_pk,
             account_name=account.name,
+            impersonation=impersonation or access.acting_as(person),
         )
 
     @property
@@ -104,7 +114,12 @@ def resolve_console_account(request: HttpRequest, public_id: str) -> Account:
 
 
 def resolve_job_actor(job: ConversationJob) -> ConsoleActor:
-    """The actor of a background job, checked again when a worker runs it."""
+    """The actor of a background job, checked again when a worker runs it.
+
+    A job queued while acting as a tenant keeps its support session: its calls go to that
+    session's trail (the person's own role, checked here, still decides whether it runs)."""
+    from tenants.services.impersonation import impersonation_of
+
     person = job.person
     if person is None:
         raise Http404("The person who started this job is gone")
@@ -112,4 +127,6 @@ def resolve_job_actor(job: ConversationJob) -> ConsoleActor:
     access.require_role(person, account, CONSOLE_ROLE)
     if account.status == Account.Status.CLOSED:
         raise Http404("This account is closed")
-    return ConsoleActor.of(person, account)
+    session = job.support_session
+    acting = impersonation_of(session, person) if session is not None else None
+    return ConsoleActor.of(person, account, impersonation=acting)

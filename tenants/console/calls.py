@@ -4,8 +4,8 @@
 own pipeline in-process (``tenants.proxy.internal.open_call``): the same route table and scopes,
 the same limits (a refusal is the proxy's 429 with its ``limit`` object), the same forwarding
 as the acting account, the same metering (under ``web:<person id>``). Nothing here talks to
-``portal.upstream`` directly. A hook that must see every console call (an audit row with a
-correlation id, for impersonation) belongs in ``console_call``.
+``portal.upstream`` directly. Every call made while acting as a tenant (support impersonation)
+is written to the support session's audit trail here.
 
 ``run_turn`` is one turn of a conversation as the upstream's events, ``{"type", "data"}``:
 
@@ -31,6 +31,7 @@ from typing import Any
 
 from tenants.console.acting import ConsoleActor
 from tenants.proxy.internal import Answer, open_call
+from tenants.services.impersonation import aaudit_upstream_call
 
 # Ids of the upstream's records as they may appear in a path (cuids, aliases): nothing that
 # could change the path the call goes to.
@@ -57,7 +58,9 @@ async def console_call(
     answer ended is a client leaving: the upstream stream is closed, partial usage recorded.
 
     ``correlation_id`` becomes the call's request id in the usage records (a page turn's id, a
-    job's public id); a call without one gets its own."""
+    job's public id); a call without one gets its own. While the actor acts as a tenant
+    (support impersonation), the call is written to the support session's audit trail."""
+    request_id = correlation_id or f"console-{secrets.token_hex(8)}"
     async with open_call(
         actor.credential(),
         method,
@@ -65,9 +68,21 @@ async def console_call(
         body=body,
         query=query,
         accept=accept,
-        request_id=correlation_id or f"console-{secrets.token_hex(8)}",
+        request_id=request_id,
     ) as answer:
-        yield answer
+        try:
+            yield answer
+        finally:
+            if actor.impersonation is not None:
+                await aaudit_upstream_call(
+                    actor.impersonation,
+                    action=f"{method} {path}",
+                    details={
+                        "account": actor.account_public_id,
+                        "status": answer.status,
+                        "request_id": request_id,
+                    },
+                )
 
 
 @dataclass(frozen=True, slots=True)

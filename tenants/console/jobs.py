@@ -28,6 +28,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from tenants import access
 from tenants.console.calls import Turn
 from tenants.console.channels import channel_backend
 from tenants.console.models import ConversationJob
@@ -46,11 +47,13 @@ def start_job(*, person: AbstractBaseUser, account: Account, turn: Turn) -> Conv
     ``account``: ``tenants.console.acting``)."""
     from tenants.console.tasks import run_conversation_job
 
+    acting = access.acting_as(person)
     with transaction.atomic():
         job = ConversationJob.objects.create(
             account=account,
             person_id=person.pk,
             person_label=person.get_username(),
+            support_session_id=acting.session_id if acting is not None else None,
             bot_id=turn.bot_id,
             model=turn.model,
             backstory=turn.backstory,

@@ -44,6 +44,14 @@ class ConversationJob(models.Model):
     )
     # Who started it, kept when the person is deleted.
     person_label = models.CharField(max_length=200)
+    # The support session it was started in (acting as the tenant), whose trail its calls join.
+    support_session = models.ForeignKey(
+        "tenants.SupportSession",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     # What the conversation is with: a bot, or a model and a backstory (neither: the default).
     bot_id = models.CharField(max_length=64, blank=True)
     model = models.CharField(max_length=120, blank=True)

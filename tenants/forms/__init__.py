@@ -17,6 +17,7 @@ from tenants.forms.accounts import (
 )
 from tenants.forms.branding import BrandingForm
 from tenants.forms.limits import AccountLimitsForm, PlanForm
+from tenants.forms.support import SupportStartForm
 from tenants.forms.tokens import RevokeTokenForm, RotateTokenForm, TokenForm, TokenRateForm
 from tenants.forms.widget_keys import WidgetKeyForm, WidgetOriginsForm
 
@@ -34,6 +35,7 @@ __all__ = [
     "RevokeTokenForm",
     "RoleForm",
     "RotateTokenForm",
+    "SupportStartForm",
     "SuspendForm",
     "TenantFilterForm",
     "TokenForm",

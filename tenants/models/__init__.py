@@ -1,5 +1,5 @@
-"""Accounts (partners and their tenants, to any depth), the people on them, their tokens, the
-partners' brands, and the audit log.
+"""Accounts (partners and their tenants, to any depth), the people on them, their tokens,
+support sessions, the partners' brands, and the audit log.
 
 One module per area; everything is importable from ``tenants.models``.
 """
@@ -17,6 +17,12 @@ from tenants.models.people import (
     Role,
     hash_invitation_token,
 )
+from tenants.models.support import (
+    Impersonation,
+    SupportSession,
+    SupportSessionQuerySet,
+    new_correlation_id,
+)
 from tenants.models.tokens import Token, TokenQuerySet, WidgetOrigin
 
 __all__ = [
@@ -28,6 +34,7 @@ __all__ = [
     "Brand",
     "BrandHost",
     "BrandLogo",
+    "Impersonation",
     "Invitation",
     "InvitationQuerySet",
     "LimitCounter",
@@ -35,9 +42,12 @@ __all__ = [
     "Plan",
     "RateHit",
     "Role",
+    "SupportSession",
+    "SupportSessionQuerySet",
     "Token",
     "TokenQuerySet",
     "WidgetOrigin",
     "hash_invitation_token",
+    "new_correlation_id",
     "new_partner_public_id",
 ]

@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 from tenants.models.accounts import Account
@@ -46,6 +47,9 @@ class AuditEvent(models.Model):
     target_id = models.CharField(max_length=64, blank=True)
     changes = models.JSONField(default=dict, blank=True)
     request_id = models.CharField(max_length=64, blank=True)
+    # The support session it happened in (``SupportSession.correlation_id``), if any: every page
+    # view, change and upstream call of one impersonation shares it.
+    correlation_id = models.CharField(max_length=64, blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
@@ -54,6 +58,12 @@ class AuditEvent(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["account", "-created_at"], name="audit_account_recent"),
+            # Partial: most events happen outside any support session.
+            models.Index(
+                fields=["correlation_id", "id"],
+                condition=~Q(correlation_id=""),
+                name="audit_support_session",
+            ),
         ]
 
     def __str__(self) -> str:

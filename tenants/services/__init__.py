@@ -14,6 +14,8 @@ close, valid time zones, unique e-mails among siblings.
 - ``people``: invite_member, revoke_invitation, accept_invitation, change_role, remove_member
 - ``tokens``: issue_token, create_session_token, update_token, rotate_token, revoke_token
 - ``branding``: update_brand, reset_brand
+- ``impersonation`` (imported from its module): start_impersonation, stop_impersonation, and the
+  audit trail of a support session
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ def check_may_set_limits(actor: Actor, account: Account) -> None:
             f"A token of {account.name} cannot change its own limits; ask its parent.",
             "NOT_AUTHORIZED",
         )
-    if getattr(actor, "is_staff", False) and actor.is_active:
+    if access.is_operator(actor):
         return
     parent = account.parent
     if parent is not None:

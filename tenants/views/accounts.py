@@ -6,13 +6,14 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.http import HttpResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import trigger_client_event
 
 from tenants import access
+from tenants.audit import SUPPORT_PAGE_VIEW
 from tenants.console.acting import CONSOLE_ROLE
 from tenants.forms import PERIOD_LIMITS, AccountProfileForm, TenantFilterForm
 from tenants.models import Account, AuditEvent, Invitation, Role
@@ -72,7 +73,9 @@ def tenant_list(request: HtmxHttpRequest) -> HttpResponse:
             )
         if form.cleaned_data["status"]:
             tenants = tenants.filter(status=form.cleaned_data["status"])
-    page = keyset_page(tenants.only(*LIST_FIELDS), request.GET)
+    # Whether the person may act as each row (support), inside the page's own query.
+    actable = access.actable_accounts_for(request.user).filter(pk=OuterRef("pk"))
+    page = keyset_page(tenants.only(*LIST_FIELDS).annotate(can_act_as=Exists(actable)), request.GET)
     # Parents by one scoped query: a tenant user sees its own sub-tenants' parent (itself) but
     # never the name of its partner.
     parent_ids = {tenant.parent_id for tenant in page.items if tenant.parent_id is not None}
@@ -82,10 +85,15 @@ def tenant_list(request: HtmxHttpRequest) -> HttpResponse:
         .filter(pk__in=parent_ids)
         .only("name", "public_id")
     }
+    actable_rows = [bool(getattr(tenant, "can_act_as", False)) for tenant in page.items]
     context = {
         "form": form,
         "page": page,
-        "rows": [(tenant, parents.get(tenant.parent_id or 0)) for tenant in page.items],
+        "rows": [
+            (tenant, parents.get(tenant.parent_id or 0), can_act_as)
+            for tenant, can_act_as in zip(page.items, actable_rows, strict=True)
+        ],
+        "can_act_as_any": any(actable_rows),
         "can_onboard": access.accounts_for(request.user, min_role=Role.ADMIN)
         .filter(status=Account.Status.ACTIVE)
         .exists(),
@@ -110,8 +118,11 @@ def _detail_context(request: HtmxHttpRequest, account: Account) -> dict[str, Any
             if capabilities["can_manage_people"]
             else None
         ),
+        # Changes only: the pages support viewed while acting are on the Support access tab.
         "events": event_rows(
-            AuditEvent.objects.filter(account=account).order_by("-pk")[:RECENT_EVENTS]
+            AuditEvent.objects.filter(account=account)
+            .exclude(action=SUPPORT_PAGE_VIEW)
+            .order_by("-pk")[:RECENT_EVENTS]
         ),
         "other_limits": {
             key: value for key, value in account.limits.items() if key not in dict(PERIOD_LIMITS)
@@ -121,6 +132,7 @@ def _detail_context(request: HtmxHttpRequest, account: Account) -> dict[str, Any
         # The partner's upstream address and sk-…last4, never the secret; for its admins only.
         "shows_upstream": account.is_partner and role is not None and role.covers(Role.ADMIN),
         "tab": "overview",
+        "can_act_as": access.support_grant(request.user, account) is not None,
         **capabilities,
     }
 

@@ -30,6 +30,10 @@ KNOWN_ACTIONS = (
     "token.issued",
     "token.rotated",
     "token.revoked",
+    "support.started",
+    "support.ended",
+    "support.page_view",
+    "support.upstream_call",
     "widget_key.issued",
     "widget_key.origins_changed",
 )

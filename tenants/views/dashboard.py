@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
+from django.db.models.functions import Lower
 from django.http import HttpResponse
 from django.views.decorators.http import require_GET
 
 from tenants import access
-from tenants.models import Account, Invitation, Membership, Role
+from tenants.audit import SUPPORT_PAGE_VIEW
+from tenants.models import Account, Invitation, Role
 from tenants.views.http import HtmxHttpRequest, render_page
 from tenants.views.presenters import event_rows
 
@@ -29,15 +31,10 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         .values_list("status", "total")
     )
     statuses = [(label, value, by_status.get(value, 0)) for value, label in Account.Status.choices]
-    if user.is_staff:
-        # Operator staff: every partner, with its upstream (the secret only as sk-…last4).
-        roots = list(reachable.filter(parent__isnull=True).order_by("name")[: ROOTS_SHOWN + 1])
-        roles = {root.pk: Role.OWNER for root in roots}
-    else:
-        mine = Membership.objects.filter(user_id=user.pk or 0).select_related("account")
-        ordered = sorted(mine, key=lambda item: item.account.name.lower())[: ROOTS_SHOWN + 1]
-        roots = [item.account for item in ordered]
-        roles = {item.account_id: Role(item.role) for item in ordered}
+    # Operator staff: every partner, with its upstream (the secret only as sk-…last4); people:
+    # the accounts of their memberships; acting as a tenant: that tenant.
+    roots = list(access.top_accounts_for(user).order_by(Lower("name"), "pk")[: ROOTS_SHOWN + 1])
+    roles = access.own_roles(user)
     context = {
         "statuses": statuses,
         "tenant_total": sum(by_status.values()),
@@ -48,7 +45,12 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         "roots": [(root, roles.get(root.pk)) for root in roots[:ROOTS_SHOWN]],
         "more_roots": len(roots) > ROOTS_SHOWN,
         "events": event_rows(
-            access.audit_events_for(user).select_related("account").order_by("-pk")[:RECENT_EVENTS]
+            # Changes, not the pages support viewed while acting (those are in the log and on
+            # the Support access tab).
+            access.audit_events_for(user)
+            .exclude(action=SUPPORT_PAGE_VIEW)
+            .select_related("account")
+            .order_by("-pk")[:RECENT_EVENTS]
         ),
         "can_onboard": access.accounts_for(user, min_role=Role.ADMIN)
         .filter(status=Account.Status.ACTIVE)

@@ -33,14 +33,17 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
     from django_htmx.middleware import HtmxDetails
 
+    from tenants.models import Impersonation
     from tenants.services import AccountError
 
 
 class HtmxHttpRequest(HttpRequest):
-    """A request that went through ``HtmxMiddleware`` (``request.htmx``) and auth."""
+    """A request that went through ``HtmxMiddleware`` (``request.htmx``), auth and
+    ``ImpersonationMiddleware`` (``request.impersonation``: the tenant acted as, if any)."""
 
     htmx: HtmxDetails
     user: User | AnonymousUser
+    impersonation: Impersonation | None
 
 
 INVALID = 422

@@ -148,7 +148,7 @@ def plan_list(request: HtmxHttpRequest) -> HttpResponse:
     if request.method == "POST" and partner is None:
         raise Http404("No such partner")
     plans = access.plans_for(request.user, min_role=Role.ADMIN)
-    if getattr(request.user, "is_staff", False) and request.user.is_active:
+    if access.is_operator(request.user):
         plans = Plan.objects.all()
     if partner is not None:
         plans = plans.filter(partner=partner)

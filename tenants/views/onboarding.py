@@ -18,7 +18,7 @@ from django.views.decorators.http import require_http_methods
 
 from tenants import access
 from tenants.forms import InviteForm, OnboardForm, TokenForm
-from tenants.models import Account, Membership, Role
+from tenants.models import Account, Role
 from tenants.services import AccountError, invite_member, onboard_tenant
 from tenants.views.accounts import visible_lineage
 from tenants.views.http import (
@@ -39,17 +39,9 @@ PARENT_CHOICES = 200
 
 def _parent_choices(request: HtmxHttpRequest, chosen: Account | None) -> list[Account]:
     """Where this person may onboard: the accounts they hold admin on (staff: the partners)."""
-    reachable = access.accounts_for(request.user, min_role=Role.ADMIN).filter(
+    roots = access.top_accounts_for(request.user, min_role=Role.ADMIN).filter(
         status=Account.Status.ACTIVE
     )
-    if request.user.is_staff:
-        roots = reachable.filter(parent__isnull=True)
-    else:
-        roots = reachable.filter(
-            pk__in=Membership.objects.filter(
-                user_id=request.user.pk or 0, role__in=Role.at_least(Role.ADMIN)
-            ).values("account_id")
-        )
     parents = list(roots.order_by("path")[:PARENT_CHOICES])
     if chosen is not None and chosen not in parents:
         parents.insert(0, chosen)

@@ -15,6 +15,7 @@ from tenants.views import (
     members,
     onboarding,
     status,
+    support,
     tokens,
     usage,
     webhooks,
@@ -92,6 +93,15 @@ urlpatterns = [
         name="invitation-revoke",
     ),
     path("audit/", audit.audit_list, name="audit-list"),
+    path("accounts/<str:public_id>/support/", support.account_support, name="account-support"),
+    path(
+        "accounts/<str:public_id>/support/start/",
+        support.support_start,
+        name="support-start",
+    ),
+    path("support/", support.support_list, name="support-list"),
+    path("support/stop/", support.support_stop, name="support-stop"),
+    path("support/<str:correlation_id>/", support.support_session, name="support-session"),
     # The streaming console and background conversations (tenants/console/).
     path("console/", console.console, name="console"),
     path("console/meter/", console.meter, name="console-meter"),

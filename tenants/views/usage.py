@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable, Iterator
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.db.models.functions import Length
@@ -21,7 +21,7 @@ from tenants import access
 from tenants.limits.periods import zone
 from tenants.limits.policy import QUOTAS
 from tenants.metering import partner_usage, usage
-from tenants.models import Account, Membership
+from tenants.models import Account
 from tenants.views.accounts import visible_lineage
 from tenants.views.charts import Chart, bar_chart
 from tenants.views.http import HtmxHttpRequest, render_page
@@ -108,11 +108,10 @@ def account_usage(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
 def roots_for(request: HtmxHttpRequest) -> list[Account]:
     """The tops of what the person reaches: partners for staff and partner people, the
     account of each membership (outermost only) for a tenant's people."""
-    reachable = access.accounts_for(request.user)
-    if getattr(request.user, "is_staff", False):
-        return list(reachable.filter(parent__isnull=True).order_by("name", "pk")[:500])
-    member_of = Membership.objects.filter(user_id=cast(int, request.user.pk)).values("account_id")
-    found = list(reachable.filter(pk__in=member_of).order_by(Length("path"), "name"))
+    tops = access.top_accounts_for(request.user)
+    if access.is_operator(request.user):
+        return list(tops.order_by("name", "pk")[:500])
+    found = list(tops.order_by(Length("path"), "name"))
     roots: list[Account] = []
     for account in found:
         if not any(account.path.startswith(root.path) for root in roots):

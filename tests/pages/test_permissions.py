@@ -25,6 +25,7 @@ A_SUPPORTERS = {"a_owner", "a_admin", "a_support", "tenant_user", "staff"}
 # The console and its jobs: support and up (tenants/console/acting.py), not viewers.
 A_CONSOLE = A_SUPPORTERS
 EVERYONE = set(PERSONAS) - {"anonymous"}
+A_SUPPORT_ABOVE = {"a_owner", "a_admin", "a_support", "staff"}
 
 
 @dataclass(frozen=True)
@@ -371,6 +372,25 @@ CASES = [
         A_ADMINS,
         ok_status=303,
         visible=A_READERS,
+    ),
+    Case("support access tab", "GET", lambda p: f"/accounts/{child(p)}/support/", A_READERS),
+    Case("support sessions", "GET", lambda p: "/support/", EVERYONE),
+    # Support above the child may act as it; its own owner (tenant_user) may not: not "above".
+    Case(
+        "act as form",
+        "GET",
+        lambda p: f"/accounts/{child(p)}/support/start/",
+        A_SUPPORT_ABOVE,
+        visible=A_READERS,
+    ),
+    Case(
+        "start acting",
+        "POST",
+        lambda p: f"/accounts/{child(p)}/support/start/",
+        A_SUPPORT_ABOVE,
+        ok_status=303,
+        visible=A_READERS,
+        data=lambda p: {"reason": "ticket 1", "minutes": "5"},
     ),
 ]
 
