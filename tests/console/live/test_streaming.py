@@ -28,9 +28,12 @@ LONG = "Tell me everything [sandbox:words=40]"
 
 def test_the_reply_streams_token_by_token_then_ends_with_its_usage(world, portal, people):
     world.sandbox.configure(tokenDelayMs=60)
-    before = used_this_period(world.a_child)
+    # A tenant of its own: another test's usage of a shared tenant may still be on its way to
+    # the database (the metering buffer) and land between the two readings.
+    tenant = limited_tenant(world)
+    before = used_this_period(tenant)
     with logged_in(portal.url, people.support) as http:
-        stream = turn(http, world.a_child, LONG)
+        stream = turn(http, tenant, LONG)
 
     assert stream.status == 200
     tokens = stream.of("token")
@@ -42,7 +45,7 @@ def test_the_reply_streams_token_by_token_then_ends_with_its_usage(world, portal
     assert "You said" in stream.text
     assert re.search(r"\d+ tokens · ended: stop", stream.end)
     assert 'id="console-meter" class="card meter-card" hx-swap-oob="true"' in stream.end
-    after = used_this_period(world.a_child)
+    after = used_this_period(tenant)
     assert after["messages"] == before["messages"] + 2  # the text and the reply
     assert after["conversations"] == before["conversations"] + 1
     assert after["tokens"] > before["tokens"]
@@ -56,25 +59,26 @@ def _messages_upstream(world, account, conversation_id: str) -> list[tuple[str, 
 
 
 def test_the_conversation_continues_across_turns_with_its_upstream_id(world, portal, people):
-    bot = make_bot(world, world.a_child, "Continuity bot")
+    tenant = limited_tenant(world)  # its own: no other test's usage lands in its numbers
+    bot = make_bot(world, tenant, "Continuity bot")
     with logged_in(portal.url, people.support) as http:
-        first = turn(http, world.a_child, "first words", bot=bot)
+        first = turn(http, tenant, "first words", bot=bot)
         conversation = conversation_of(first.end)
-        before = used_this_period(world.a_child)
-        second = turn(http, world.a_child, "second words", conversation=conversation, bot=bot)
+        before = used_this_period(tenant)
+        second = turn(http, tenant, "second words", conversation=conversation, bot=bot)
 
     assert conversation
     assert conversation_of(second.end) == conversation
-    assert [kind for kind, _ in _messages_upstream(world, world.a_child, conversation)] == [
+    assert [kind for kind, _ in _messages_upstream(world, tenant, conversation)] == [
         "user",
         "bot",
         "user",
         "bot",
     ]
-    with world.upstream(world.parent_a, world.a_child.public_id) as upstream:
+    with world.upstream(world.parent_a, tenant.public_id) as upstream:
         made = upstream.get(f"/v1/conversation/{conversation}/fetch").json()
     assert made["botId"] == bot
-    after = used_this_period(world.a_child)
+    after = used_this_period(tenant)
     assert after["messages"] == before["messages"] + 2  # the text and the reply
     assert after["conversations"] == before["conversations"]  # the same conversation
 
