@@ -1,10 +1,12 @@
 """``UpstreamClient``: the one place that sends HTTP to the upstream.
 
-Built on a bare ``aiohttp.ClientSession``: bench/results/outbound-client.md measured it at 2-3x
-the throughput of httpx over aiohttp's pool and 10-50x httpx's own pool at 50-200 requests in
-flight, with a flat p99. One client (one session, one connection pool) per event loop, because
-aiohttp connections belong to the loop that opened them; ``registry.get_client()`` hands out
-the right one.
+The portal's own calls (``request_json``, ``stream_events``: retries, JSON, events) go through a
+bare ``aiohttp.ClientSession``: bench/results/outbound-client.md measured it at 2-3x the
+throughput of httpx over aiohttp's pool and 10-50x httpx's own pool at 50-200 requests in
+flight, with a flat p99. The proxy's relay (``open``) goes through ``http1.Pool``, a keep-alive
+HTTP/1.1 transport that does only what a relay needs (see http1.py for what it costs and what
+it leaves out). One client per event loop, because connections belong to the loop that opened
+them; ``registry.get_client()`` hands out the right one.
 """
 
 from __future__ import annotations
@@ -20,8 +22,14 @@ from typing import Any, Self
 import aiohttp
 from multidict import CIMultiDict
 
-from . import wire
-from .config import RetryPolicy, Timeouts, UpstreamConnection, max_connections_from_settings
+from . import http1, wire
+from .config import (
+    RetryPolicy,
+    Timeouts,
+    UpstreamConnection,
+    max_connections_from_settings,
+    origin_of,
+)
 from .errors import (
     UpstreamHTTPError,
     UpstreamStreamError,
@@ -51,6 +59,7 @@ class UpstreamClient:
         self.retry = retry or RetryPolicy()
         self._max_connections = max_connections or max_connections_from_settings()
         self._session: aiohttp.ClientSession | None = None
+        self._pool: http1.Pool | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         # Set by registry.get_client(): the async generator whose closing at loop shutdown
@@ -63,6 +72,8 @@ class UpstreamClient:
 
     async def aclose(self) -> None:
         self._closed = True
+        if self._pool is not None:
+            await self._pool.aclose()
         if self._session is not None and not self._session.closed:
             await self._session.close()
 
@@ -220,17 +231,32 @@ class UpstreamClient:
             conn, accept=None, run_as=run_as, timezone=timezone, extra=headers
         )
         request_headers.setdefault("Accept-Encoding", "identity")
-        response = await self._send(
-            conn,
-            method,
-            path,
-            params=params,
-            headers=request_headers,
-            data=content,
-            timeouts=timeouts,
-            idempotent=idempotent,
-            retry_statuses=frozenset(),
-        )
+        request_headers["User-Agent"] = wire.USER_AGENT
+        target = wire.target(conn, path, params)
+        pool = self._pool_for_running_loop()
+        started = time.perf_counter()
+        try:
+            response = await pool.request(
+                origin_of(conn.base_url),
+                method,
+                target,
+                list(request_headers.items()),
+                content,
+                connect_timeout=timeouts.connect,
+                pool_timeout=timeouts.pool,
+                read_timeout=timeouts.read,
+            )
+        except (OSError, TimeoutError) as exc:  # ConnectionError is an OSError
+            error, _ = wire.transport_error(exc, conn, timeouts)
+            logger.warning(
+                "upstream %s %s failed after %.0f ms: %s (%s)",
+                method,
+                path,
+                _ms(started),
+                error.code,
+                type(exc).__name__,
+            )
+            raise error from exc
         wrapped = UpstreamResponse(response, host=conn.host, read_timeout=timeouts.read)
         try:
             yield wrapped
@@ -239,10 +265,26 @@ class UpstreamClient:
 
     # --- internals --------------------------------------------------------------------------
 
-    def _session_for_running_loop(self) -> aiohttp.ClientSession:
+    def _bind_loop(self) -> None:
         loop = asyncio.get_running_loop()
         if self._closed:
             raise RuntimeError("this UpstreamClient is closed; call get_client() again")
+        if self._loop is None:
+            self._loop = loop
+        elif self._loop is not loop:
+            raise RuntimeError(
+                "an UpstreamClient is bound to the event loop that first used it; "
+                "call get_client() inside each loop"
+            )
+
+    def _pool_for_running_loop(self) -> http1.Pool:
+        self._bind_loop()
+        if self._pool is None:
+            self._pool = http1.Pool(max_connections=self._max_connections)
+        return self._pool
+
+    def _session_for_running_loop(self) -> aiohttp.ClientSession:
+        self._bind_loop()
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=0),
@@ -250,12 +292,6 @@ class UpstreamClient:
                 # Never share cookies between partners (or between anything at all).
                 cookie_jar=aiohttp.DummyCookieJar(),
                 headers={"User-Agent": wire.USER_AGENT},
-            )
-            self._loop = loop
-        elif self._loop is not loop:
-            raise RuntimeError(
-                "an UpstreamClient is bound to the event loop that first used it; "
-                "call get_client() inside each loop"
             )
         return self._session
 

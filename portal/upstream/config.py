@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 import aiohttp
 from yarl import URL
 
+from .http1 import Origin
+
 # Header values we put on the wire. Anything with whitespace or control characters would allow
 # header injection, so both run-as ids and time zones are held to these shapes.
 _RUN_AS_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
@@ -41,8 +43,7 @@ class UpstreamConnection:
     @property
     def host(self) -> str:
         """Host (and port if not the default), used in messages: never the secret or a path."""
-        url = URL(self.base_url)
-        return f"{url.host}:{url.port}" if url.port and not url.is_default_port() else str(url.host)
+        return _host_of(self.base_url)
 
     def url_for(self, path: str) -> URL:
         """Join an API path such as ``/v1/bot/list`` onto the base URL.
@@ -50,21 +51,34 @@ class UpstreamConnection:
         Paths are code-supplied templates filled with ids; they must not be able to walk out
         of the base path or smuggle a query, so such shapes are refused instead of normalised.
         """
-        if not path.startswith("/") or path.startswith("//"):
-            raise ValueError(f"upstream path must start with a single '/': {path!r}")
-        if any(ch in path for ch in "?#\\") or any(ord(ch) < 0x21 for ch in path):
-            raise ValueError(f"upstream path must have no query, fragment or spaces: {path!r}")
-        if any(segment in {".", ".."} for segment in path.split("/")):
-            raise ValueError(f"upstream path must not contain dot segments: {path!r}")
-        return _join(self.base_url, path)
+        return _checked_join(self.base_url, path)
 
 
 @functools.lru_cache(maxsize=4096)
-def _join(base_url: str, path: str) -> URL:
-    # Parsing the base URL was 2 % of the proxy's CPU per call (bench/gateway); URLs are
-    # immutable, and the same few paths come back all the time.
+def _checked_join(base_url: str, path: str) -> URL:
+    # Checked and joined once per (base, path): the proxy asks for the same few paths all the
+    # time (parsing the base URL alone was 2 % of its CPU per call, bench/gateway). A refused
+    # path raises, and exceptions are not cached.
+    if not path.startswith("/") or path.startswith("//"):
+        raise ValueError(f"upstream path must start with a single '/': {path!r}")
+    if any(ch in path for ch in "?#\\") or any(ord(ch) < 0x21 for ch in path):
+        raise ValueError(f"upstream path must have no query, fragment or spaces: {path!r}")
+    if any(segment in {".", ".."} for segment in path.split("/")):
+        raise ValueError(f"upstream path must not contain dot segments: {path!r}")
     base = URL(base_url)
     return base.with_path(base.path.rstrip("/") + path)
+
+
+@functools.lru_cache(maxsize=256)
+def _host_of(base_url: str) -> str:
+    url = URL(base_url)
+    return f"{url.host}:{url.port}" if url.port and not url.is_default_port() else str(url.host)
+
+
+@functools.lru_cache(maxsize=256)
+def origin_of(base_url: str) -> Origin:
+    """Where the relay's pool connects for this base URL (parsed once per URL)."""
+    return Origin(base_url)
 
 
 def check_run_as(value: str) -> str:

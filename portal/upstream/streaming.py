@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 from multidict import CIMultiDictProxy
 
+from . import http1
 from .errors import UpstreamStreamError
 
 # A `result` event carries the whole reply text, so lines can be long; aiohttp's readline()
@@ -89,6 +90,20 @@ def _parse_line(line: bytes, *, host: str) -> dict[str, Any]:
     return event
 
 
+async def relay_chunks(
+    response: http1.Response, *, host: str, read_timeout: float
+) -> AsyncIterator[bytes]:
+    """``iter_chunks`` for the relay's transport (http1.py)."""
+    while True:
+        try:
+            chunk = await response.read_chunk()
+        except STREAM_FAILURES as exc:
+            raise stream_failure(exc, host=host, read_timeout=read_timeout) from exc
+        if chunk is None:
+            return
+        yield chunk
+
+
 class UpstreamResponse:
     """A response whose body has not been read: what ``UpstreamClient.open()`` yields.
 
@@ -98,27 +113,27 @@ class UpstreamResponse:
     ``Accept-Encoding: identity`` unless told otherwise, so they are also content-decoded.
     """
 
-    def __init__(self, response: aiohttp.ClientResponse, *, host: str, read_timeout: float):
+    __slots__ = ("_host", "_read_timeout", "_response")
+
+    def __init__(self, response: http1.Response, *, host: str, read_timeout: float):
         self._response = response
         self._host = host
         self._read_timeout = read_timeout
 
     @property
     def status_code(self) -> int:
-        return self._response.status
+        return self._response.status_code
 
     @property
     def reason(self) -> str:
-        return self._response.reason or ""
+        return self._response.reason
 
     @property
     def headers(self) -> CIMultiDictProxy[str]:
         return self._response.headers
 
     def aiter_raw(self) -> AsyncIterator[bytes]:
-        # The iterator itself, not a generator re-yielding it: one layer less per chunk of a
-        # relayed stream.
-        return iter_chunks(self._response, host=self._host, read_timeout=self._read_timeout)
+        return relay_chunks(self._response, host=self._host, read_timeout=self._read_timeout)
 
     async def aread(self) -> bytes:
         return b"".join([chunk async for chunk in self.aiter_raw()])
@@ -129,7 +144,4 @@ class UpstreamResponse:
         Dropping closes the socket at once, which is how a client disconnect reaches the
         upstream: it stops generating instead of streaming into a dead connection.
         """
-        if self._response.content.at_eof():
-            self._response.release()
-        else:
-            self._response.close()
+        self._response.close()

@@ -8,10 +8,12 @@ from __future__ import annotations
 import json as jsonlib
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 from multidict import CIMultiDict
 
+from . import http1
 from .config import Timeouts, UpstreamConnection, check_run_as, check_timezone
 from .errors import (
     UpstreamError,
@@ -84,6 +86,19 @@ def transport_error(
     retry would multiply the wait. Everything else means the request never got an answer.
     """
     host = conn.host
+    # The relay's own transport (http1.py) first: its types are also OSError/TimeoutError.
+    if isinstance(exc, http1.ConnectTimeout):
+        return UpstreamTimeout(f"Timed out connecting to the upstream at {host}"), True
+    if isinstance(exc, http1.PoolTimeout):
+        message = f"No connection to the upstream at {host} was free within {timeouts.pool:g} s"
+        return UpstreamTimeout(message), False
+    if isinstance(exc, http1.ReadTimeout):
+        message = f"The upstream at {host} did not answer within {timeouts.read:g} s"
+        return UpstreamTimeout(message), False
+    if isinstance(exc, http1.ConnectError):
+        return UpstreamUnavailable(f"Could not connect to the upstream at {host}"), True
+    if isinstance(exc, http1.InvalidResponse):
+        return UpstreamUnavailable(f"The upstream at {host} sent an invalid response"), False
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return UpstreamTimeout(f"Timed out connecting to the upstream at {host}"), True
     if isinstance(exc, aiohttp.SocketTimeoutError):
@@ -161,6 +176,13 @@ def query(params: Params | None) -> list[tuple[str, str]] | None:
         text = ("true" if value else "false") if isinstance(value, bool) else str(value)
         query.append((key, text))
     return query
+
+
+def target(conn: UpstreamConnection, path: str, params: Params | None) -> str:
+    """The request target (path under the base URL, and query) of a relayed call."""
+    raw_path: str = conn.url_for(path).raw_path
+    pairs = query(params)
+    return f"{raw_path}?{urlencode(pairs)}" if pairs else raw_path
 
 
 def loads_or_none(payload: bytes) -> Any:

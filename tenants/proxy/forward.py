@@ -136,7 +136,11 @@ async def _relay_whole(
     waited: float,
     send: Send,
 ) -> Outcome:
-    if 200 <= status < 300 and _media_type(content_type) == "application/json":
+    if (
+        200 <= status < 300
+        and _media_type(content_type) == "application/json"
+        and b'"code"' in payload  # cheaper than parsing every answer to find out
+    ):
         data = _loads_or_none(payload)
         if is_error_body(data):
             # The slow-call quirk: an error under a committed 200 gets the status of its code.
