@@ -17,14 +17,14 @@ import weakref
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from redis.exceptions import NoScriptError
 
 from portal.redis_clients import client_options
 from tenants.limits.counters import Adjustment, Verdict
 from tenants.limits.policy import RATE_WINDOW_SECONDS, Check
-
-if TYPE_CHECKING:
-    import redis.asyncio
+from tenants.limits.resp import Arg, RespConnection, pack
 
 NAMESPACE = "portal-limits:"
 # Fail fast: a slow Redis must not hold up every call (the caller answers 503 instead).
@@ -118,12 +118,12 @@ def _member() -> str:
 
 
 class _Lane:
-    """This loop's Redis connections, each used for one command at a time.
+    """This loop's connections for the limiter's scripts, each used for one command at a time.
 
     ``Redis.evalsha`` through a connection pool spends about 100 µs per call on its own
-    machinery (the pool's lock, retries, instrumentation) on top of a ~50 µs round trip
-    (measured with redis-py 8 on uvloop); the proxy pays that on every call. Here an idle
-    connection is taken, the command written and its reply read, and the connection put back;
+    machinery (the pool's lock, retries, instrumentation, its encoder and line reader) on top
+    of the round trip; the proxy pays that on every call. Here an idle ``RespConnection``
+    (resp.py) is taken, the command written and its reply read, and the connection put back;
     one that fails is dropped. At most ``MAX_CONNECTIONS`` are open; a call beyond that waits
     for one to come back.
     """
@@ -131,28 +131,34 @@ class _Lane:
     def __init__(self, url: str) -> None:
         import redis.asyncio
 
-        self._pool = redis.asyncio.ConnectionPool.from_url(url, **client_options(TIMEOUT_SECONDS))
-        self._idle: list[redis.asyncio.Connection] = []
-        self._waiters: deque[asyncio.Future[redis.asyncio.Connection | None]] = deque()
+        self._url = url
+        self._idle: list[RespConnection] = []
+        self._waiters: deque[asyncio.Future[RespConnection | None]] = deque()
         self._open = 0
-        self.client = redis.asyncio.Redis(connection_pool=self._pool)  # for plain commands
+        # For plain commands (reads for pages), through redis-py.
+        self.client = redis.asyncio.Redis.from_url(url, **client_options(TIMEOUT_SECONDS))
 
-    async def execute(self, *args: Any) -> Any:
+    async def execute(self, *args: Arg) -> Any:
         connection = await self._take()
         try:
-            await connection.send_command(*args)
-            reply = await connection.read_response()
+            reply = await connection.call(pack(args), TIMEOUT_SECONDS)
+        except NoScriptError:
+            self._give_back(connection)  # an answer like any other: the connection is fine
+            raise
         except BaseException:
-            await self._drop(connection)
+            self._drop(connection)
             raise
         self._give_back(connection)
         return reply
 
-    async def _take(self) -> redis.asyncio.Connection:
-        if self._idle:
-            return self._idle.pop()
+    async def _take(self) -> RespConnection:
+        while self._idle:
+            connection = self._idle.pop()
+            if not connection.closed:
+                return connection
+            self._open -= 1
         if self._open >= MAX_CONNECTIONS:
-            waiter: asyncio.Future[redis.asyncio.Connection | None]
+            waiter: asyncio.Future[RespConnection | None]
             waiter = asyncio.get_running_loop().create_future()
             self._waiters.append(waiter)
             try:
@@ -174,14 +180,13 @@ class _Lane:
                 return handed
         self._open += 1
         try:
-            connection: redis.asyncio.Connection = self._pool.make_connection()  # type: ignore[no-untyped-call]
-            await connection.connect()  # type: ignore[no-untyped-call]
+            return await RespConnection.open(self._url, TIMEOUT_SECONDS)
         except BaseException:
             self._open -= 1
+            self._hand(None)
             raise
-        return connection
 
-    def _hand(self, connection: redis.asyncio.Connection | None) -> bool:
+    def _hand(self, connection: RespConnection | None) -> bool:
         """Give the first live waiter a connection, or (None) the right to open one."""
         while self._waiters:
             waiter = self._waiters.popleft()
@@ -190,14 +195,14 @@ class _Lane:
                 return True
         return False
 
-    def _give_back(self, connection: redis.asyncio.Connection) -> None:
+    def _give_back(self, connection: RespConnection) -> None:
         if not self._hand(connection):
             self._idle.append(connection)
 
-    async def _drop(self, connection: redis.asyncio.Connection) -> None:
+    def _drop(self, connection: RespConnection) -> None:
         self._open -= 1
+        connection.close()
         self._hand(None)
-        await asyncio.shield(connection.disconnect())
 
 
 # Adjustments per script call: a disconnect storm settles a thousand calls at once.
@@ -234,8 +239,6 @@ class RedisCounters:
 
     async def _script(self, script: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
         """EVALSHA, or EVAL when the server does not have the script (yet, or any more)."""
-        from redis.exceptions import NoScriptError
-
         lane = self._lane()
         try:
             return await lane.execute("EVALSHA", self._shas[script], len(keys), *keys, *args)
