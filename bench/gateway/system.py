@@ -31,7 +31,7 @@ def machine() -> dict[str, object]:
 
 def versions(litellm: str | None) -> dict[str, str]:
     found: dict[str, str] = {}
-    for name in ("django", "uvicorn", "uvloop", "httptools", "aiohttp", "redis"):
+    for name in ("django", "uvicorn", "uvloop", "httptools", "aiohttp", "redis", "hiredis"):
         try:
             found[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

@@ -18,8 +18,9 @@ third of the proxy's CPU per call. This module is only what the relay needs:
   around opening a connection, the pool timeout only while waiting for one.
 
 What it refuses to be: a general client. No redirects, no cookies, no compression (the caller
-asks for ``identity``), no ``HEAD`` (llhttp cannot tell a HEAD answer has no body), no
-``Expect: 100-continue``, no proxies from the environment.
+asks for ``identity``), no ``Expect: 100-continue``, no proxies from the environment. A
+``HEAD`` answer ends with its headers and its connection is not reused (llhttp cannot be told
+that a HEAD answer has no body; the health probe is the only caller that sends one).
 
 Failures are the built-in exception types the callers already map (client.py, streaming.py):
 ``ConnectError`` (an ``OSError``), ``TimeoutError`` subclasses, ``ConnectionError`` subclasses.
@@ -202,6 +203,7 @@ class _Connection(asyncio.Protocol):
         self.received = False  # a byte of the current answer arrived
         self.idle_since = 0.0
         self.keep_alive = True
+        self.head_request = False
         # The answer being read: its response, and the headers/head future of its start.
         self.response: Response | None = None
         self.head: asyncio.Future[Response] | None = None
@@ -227,6 +229,9 @@ class _Connection(asyncio.Protocol):
             # Bytes nobody asked for (after a complete answer): the connection is not safe.
             self.abort()
             return
+        if self.response.complete:
+            self.keep_alive = False  # the same, while the reader still holds the answer
+            return
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
@@ -241,27 +246,41 @@ class _Connection(asyncio.Protocol):
         self._cancel_timer()
         response = self.response
         if response is not None and not response.complete:
-            if self.head is None and not self._has_length():
-                response._end()  # a body delimited by the connection's end (RFC 9112 §6.3)
+            if exc is None and self.head is None and not self._has_length():
+                # A body delimited by the connection's end (RFC 9112 §6.3), complete only if
+                # the connection ended cleanly (§8): a reset is a truncated body.
+                response._end()
             else:
                 self._fail(ConnectionClosed("the upstream closed the connection"))
         self.pool._discard(self)
 
     # -- httptools callbacks ----------------------------------------------------------------
 
+    def on_message_begin(self) -> None:
+        if self.response is not None and self.response.complete:
+            # A second answer after the one asked for (in the same read): never trust this
+            # connection again, and leave the held answer alone (the callbacks below check).
+            self.keep_alive = False
+
+    def _beyond(self) -> bool:
+        return self.response is None or self.response.complete
+
     def on_header(self, name: bytes, value: bytes) -> None:
+        if self._beyond():
+            return
         self._header_bytes += len(name) + len(value)
         if self._header_bytes > _MAX_HEADER_BYTES:
             raise httptools.HttpParserError("header block too large")
         self._raw_headers.append((name.decode("latin-1"), value.decode("latin-1")))
 
     def on_status(self, status: bytes) -> None:
-        if self.response is not None:
+        if not self._beyond():
+            assert self.response is not None
             self.response.reason += status.decode("latin-1")
 
     def on_headers_complete(self) -> None:
         response, head = self.response, self.head
-        if response is None or head is None:
+        if response is None or head is None or response.complete:
             return
         status = self.parser.get_status_code()
         if 100 <= status < 200:  # an interim answer: the real one follows
@@ -271,25 +290,30 @@ class _Connection(asyncio.Protocol):
         response.headers = CIMultiDictProxy(CIMultiDict(self._raw_headers))
         self.keep_alive = self.parser.should_keep_alive()
         self.head = None
+        if self.head_request:  # no body follows, whatever the headers say
+            self.keep_alive = False
+            self._cancel_timer()
+            response._end()
         if not head.done():
             head.set_result(response)
 
     def on_body(self, body: bytes) -> None:
-        if self.response is not None:
+        if self.response is not None and not self.response.complete:
             self.response._feed(body)
 
     def on_message_complete(self) -> None:
         response = self.response
-        if response is None or self.head is not None:
-            return  # the end of an interim answer
+        if response is None or self.head is not None or response.complete:
+            return  # the end of an interim answer, or of a HEAD answer already ended
         self.keep_alive = self.keep_alive and self.parser.should_keep_alive()
         self._cancel_timer()
         response._end()
 
     # -- the pool's side --------------------------------------------------------------------
 
-    def send(self, request: bytes, read_timeout: float) -> asyncio.Future[Response]:
+    def send(self, request: bytes, read_timeout: float, *, head: bool) -> asyncio.Future[Response]:
         assert self.transport is not None
+        self.head_request = head
         self.response = Response(self)
         self.head = self.loop.create_future()
         self._raw_headers, self._header_bytes = [], 0
@@ -401,12 +425,10 @@ class Pool:
         on it. Idle connections are dropped after ``idle_seconds`` (below Node's 5 s default
         keep-alive) so that the race stays rare.
         """
-        if method == "HEAD":
-            raise ValueError("HEAD is not supported by this transport")
         request = _encode(method, target, origin.host_header, headers, body)
         for _ in range(2):
             connection, reused = await self._take(origin, connect_timeout, pool_timeout)
-            head = connection.send(request, read_timeout)
+            head = connection.send(request, read_timeout, head=method == "HEAD")
             try:
                 return await head
             except ConnectionClosed:
@@ -442,11 +464,14 @@ class Pool:
             try:
                 async with asyncio.timeout(pool_timeout):
                     await waiter
-            except TimeoutError:
-                raise PoolTimeout("no free connection") from None
-            finally:
-                if not waiter.done():
+            except BaseException as exc:
+                if waiter.done() and not waiter.cancelled():
+                    self._wake_one()  # woken as it left (timed out, cancelled): pass it on
+                else:
                     waiter.cancel()
+                if isinstance(exc, TimeoutError):
+                    raise PoolTimeout("no free connection") from None
+                raise
         return await self._connect(origin, connect_timeout), False
 
     def _pop_idle(self, origin: Origin) -> _Connection | None:
