@@ -76,6 +76,10 @@ BEAT_SCHEDULE["prune-rate-windows"] = {
 METERING_BUFFER_MAX_EVENTS = env_int("METERING_BUFFER_MAX_EVENTS", 20_000, minimum=100)
 METERING_FLUSH_BATCH = env_int("METERING_FLUSH_BATCH", 500, minimum=1, maximum=5_000)
 METERING_FLUSH_INTERVAL_MS = env_int("METERING_FLUSH_INTERVAL_MS", 500, minimum=10, maximum=60_000)
+# The writer's database connection is kept this long after its last batch (0: one per batch).
+METERING_KEEP_CONNECTION_SECONDS = env_int(
+    "METERING_KEEP_CONNECTION_SECONDS", 30, minimum=0, maximum=3600
+)
 # Raw events are kept this many days (rollups are kept). Rollups recompute every hour bucket of
 # the last METERING_ROLLUP_LOOKBACK_HOURS, and any older bucket that received a late event in
 # that time; the lookback must stay well inside the retention.

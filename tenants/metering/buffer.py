@@ -15,12 +15,19 @@
   hook is needed (uvicorn, the embedded profile, tests' in-thread servers alike). Writes run on
   one thread owned by the buffer, not on asgiref's shared thread, so a batch never delays a
   cold-path database read of a request.
+- That thread keeps its database connection between batches (whatever
+  ``DATABASE_CONN_MAX_AGE`` says for requests) and closes it after
+  ``METERING_KEEP_CONNECTION_SECONDS`` without a write, or after an error. Opening one per
+  batch (twice a second under load) cost PostgreSQL a backend start each time and the proxy
+  its tail: bench/gateway's one-at-a-time calls went from p99 2.5 ms to 1.3-1.5 ms with the
+  connection kept.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections import deque
@@ -91,7 +98,7 @@ _COLUMNS = (
 )
 
 
-def write_events(batch: Sequence[UsageRecord]) -> None:
+def write_events(batch: Sequence[UsageRecord], *, keep_connection: bool = False) -> None:
     """Insert one batch (runs on the buffer's thread).
 
     Plain tuples, not ``bulk_create``: building a model instance and compiling its SQL per row
@@ -105,7 +112,8 @@ def write_events(batch: Sequence[UsageRecord]) -> None:
 
     from tenants.metering.models import UsageEvent
 
-    close_old_connections()
+    if not keep_connection:
+        close_old_connections()
     try:
         adapt = connection.ops.adapt_datetimefield_value
         recorded_at = adapt(datetime.now(tz=UTC))
@@ -145,9 +153,21 @@ def write_events(batch: Sequence[UsageRecord]) -> None:
                     f"INSERT INTO {table} ({columns}) VALUES ({placeholders})",  # noqa: S608
                     rows,
                 )
+    except DatabaseError:
+        # A connection that failed is not kept for the next batch (it reconnects then).
+        connection.close()
+        raise
     finally:
-        # As after a request: honours DATABASE_CONN_MAX_AGE (0 closes it until the next batch).
-        close_old_connections()
+        if not keep_connection:
+            # As after a request: honours DATABASE_CONN_MAX_AGE (0 closes it until next time).
+            close_old_connections()
+
+
+def close_writer_connection() -> None:
+    """Close the calling thread's database connection (run on the buffer's thread)."""
+    from django.db import connection
+
+    connection.close()
 
 
 class UsageBuffer:
@@ -157,12 +177,19 @@ class UsageBuffer:
         max_events: int,
         batch_size: int,
         interval_ms: int,
-        writer: Writer = write_events,
+        writer: Writer | None = None,
+        keep_connection_seconds: float = 0.0,
     ) -> None:
         self.max_events = max_events
         self.batch_size = batch_size
         self.interval = interval_ms / 1000
-        self._write = writer
+        # The default writer keeps its connection for keep_connection_seconds after a write;
+        # a writer given by the caller manages its own.
+        self.keep_connection_seconds = keep_connection_seconds if writer is None else 0.0
+        self._write: Writer = writer or functools.partial(
+            write_events, keep_connection=self.keep_connection_seconds > 0
+        )
+        self._last_write: float | None = None  # while the writer's connection is kept
         self._queue: deque[UsageRecord] = deque()
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -232,6 +259,17 @@ class UsageBuffer:
                 await asyncio.wait_for(wake.wait(), timeout=self.interval)
             wake.clear()
             await self.flush(until_empty=False)
+            last = self._last_write
+            if last is not None and time.monotonic() - last >= self.keep_connection_seconds:
+                await self._close_connection()
+
+    async def _close_connection(self) -> None:
+        if self._last_write is None:
+            return
+        self._last_write = None
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(DatabaseError):
+            await asyncio.shield(loop.run_in_executor(self._executor, close_writer_connection))
 
     async def flush(self, *, until_empty: bool = True) -> int:
         """Write what is queued now; returns how many events were written."""
@@ -255,6 +293,8 @@ class UsageBuffer:
                 continue
             written += len(batch)
             self.written += len(batch)
+            if self.keep_connection_seconds:
+                self._last_write = time.monotonic()
             if not until_empty and len(self._queue) < self.batch_size:
                 break
         return written
@@ -275,7 +315,9 @@ class UsageBuffer:
                 wake.set()
             await task
             self._task = None
-        return await self.flush()
+        written = await self.flush()
+        await self._close_connection()
+        return written
 
 
 def _alive(loop: asyncio.AbstractEventLoop | None) -> bool:
@@ -293,5 +335,6 @@ def default_buffer() -> UsageBuffer:
             max_events=settings.METERING_BUFFER_MAX_EVENTS,
             batch_size=settings.METERING_FLUSH_BATCH,
             interval_ms=settings.METERING_FLUSH_INTERVAL_MS,
+            keep_connection_seconds=settings.METERING_KEEP_CONNECTION_SECONDS,
         )
     return _default

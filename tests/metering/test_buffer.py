@@ -147,3 +147,57 @@ def test_shutdown_writes_every_queued_event_to_the_database():
         1,
     )
     assert event.created_at.tzinfo is not None
+
+
+def _writer_connection_id(buffer: UsageBuffer) -> int | None:
+    """The id of the raw connection the buffer's own thread holds (None: none open)."""
+    from django.db import connection
+
+    def read() -> int | None:
+        raw = connection.connection
+        return None if raw is None else id(raw)
+
+    return buffer._executor.submit(read).result()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_writer_keeps_its_connection_between_batches_and_closes_it_when_idle():
+    buffer = UsageBuffer(
+        max_events=5000, batch_size=10, interval_ms=20, keep_connection_seconds=0.3
+    )
+
+    async def batches() -> tuple[int | None, int | None, int | None]:
+        buffer.record(usage_record(account_id=4343, request_id="a"))
+        await buffer.flush()
+        first = _writer_connection_id(buffer)
+        buffer.record(usage_record(account_id=4343, request_id="b"))
+        await buffer.flush()
+        second = _writer_connection_id(buffer)
+        await asyncio.sleep(0.6)  # longer than keep_connection_seconds without a write
+        idle = _writer_connection_id(buffer)
+        await buffer.shutdown()
+        return first, second, idle
+
+    first, second, idle = asyncio.run(batches())
+
+    assert first is not None
+    assert second == first  # the same connection served both batches
+    assert idle is None  # and was closed once idle
+    assert UsageEvent.objects.filter(account_id=4343).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_shutdown_closes_the_kept_connection_and_one_per_batch_is_the_default():
+    kept = UsageBuffer(max_events=10, batch_size=10, interval_ms=60_000, keep_connection_seconds=60)
+    plain = UsageBuffer(max_events=10, batch_size=10, interval_ms=60_000)
+
+    async def run(buffer: UsageBuffer) -> tuple[int | None, int | None]:
+        buffer.record(usage_record(account_id=4444))
+        await buffer.flush()
+        after_write = _writer_connection_id(buffer)
+        await buffer.shutdown()
+        return after_write, _writer_connection_id(buffer)
+
+    assert asyncio.run(run(kept))[0] is not None
+    assert asyncio.run(run(kept))[1] is None
+    assert asyncio.run(run(plain)) == (None, None)
