@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 from typing import Any
@@ -23,6 +24,22 @@ Receive = Any
 Send = Any
 
 
+def freeze_startup_heap() -> None:
+    """Move what start-up made (Django, the apps, their modules) out of the garbage collector's
+    reach before the first request.
+
+    The collector's older generations walk every tracked object, and a started portal holds a
+    few hundred thousand that live as long as the process. Measured with bench/gateway's stream
+    ladder (portal pinned to one core): collections of the middle generation took up to 43 ms
+    and of the oldest 79 ms, and the proxy's time to first byte at 150-300 new streams/s had a
+    p99 of 9-95 ms; frozen, the oldest took 21 ms at most, the middle 8.5, the p99 was 5.3-7.8
+    ms, and the CPU for 300 streams/s fell from 7.0 to 4.2 s per 8 s. (The collector's own
+    advice for servers: ``gc.freeze`` after start-up.)
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def _with_lifespan(app: Any) -> Any:
     """Answers the server's lifespan events, which Django's handler does not take.
 
@@ -38,6 +55,7 @@ def _with_lifespan(app: Any) -> Any:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                freeze_startup_heap()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 # Usage events still in this worker's buffer are written before it exits.
