@@ -176,6 +176,10 @@ class Client:
         exchange = Exchange()
         exchange.started = time.perf_counter()
         exchange.due = exchange.started if due is None else due
+        # A connection the server closed while it sat idle (uvicorn's keep-alive timeout is
+        # 5 s; the LIFO stack's bottom can wait that long) is skipped, not written to.
+        while self._idle and self._idle[-1].closed:
+            self._idle.pop()
         try:
             connection = self._idle.pop() if self._idle else await self._connect()
         except OSError as error:
