@@ -203,4 +203,17 @@ class DisconnectWatch:
 
     def close(self) -> None:
         self._done = True
-        self._watcher.cancel()
+        if not self._watcher.done():
+            # Not cancelled at once: uvicorn answers a waiting receive() with "disconnect" as
+            # soon as the response is complete, so the watcher is usually about to end on its
+            # own. A cancelled watcher keeps a CancelledError whose traceback holds this object,
+            # the call's closures and the server's request cycle in a reference cycle: some 36
+            # objects per call left to the collector, whose young-generation passes then took
+            # 5-10 ms at 300 new streams/s (bench/gateway S3). Cancelled on the next turn only
+            # if it is still waiting (another server, a client that never says goodbye).
+            asyncio.get_running_loop().call_soon(_cancel_if_waiting, self._watcher)
+
+
+def _cancel_if_waiting(watcher: asyncio.Task[None]) -> None:
+    if not watcher.done():
+        watcher.cancel()
