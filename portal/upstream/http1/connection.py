@@ -1,43 +1,22 @@
-"""A lean HTTP/1.1 client with keep-alive pools: the transport of ``UpstreamClient.open()``.
-
-The proxy relays every call through ``open()``, so its transport is on the hot path twice per
-call (the request, the answer's headers) and once per streamed chunk. aiohttp's client, which
-serves the portal's own calls (retries, JSON, events), spends most of a relayed call's client
-time on machinery the relay does not use: cookie jars, URL objects, redirects, trace hooks,
-a timer re-armed on every chunk, a task per request. bench/gateway measured it at about a
-third of the proxy's CPU per call. This module is only what the relay needs:
-
-- one ``asyncio.Protocol`` per connection, parsed by ``httptools`` (llhttp, the parser uvicorn
-  serves with), the request written in one ``write``;
-- pools per origin, last in first out, at most ``max_connections`` open per pool, idle
-  connections dropped after ``idle_seconds`` or as soon as the server closes them;
-- body chunks handed to the reader as they arrive (no buffering for tokens), with reading
-  paused while a slow reader holds more than ``_HIGH_WATER`` bytes;
-- one silence timer per connection that re-arms itself (``read`` seconds without a byte, before
-  the headers or between chunks) rather than a timer per chunk; the connect timeout only
-  around opening a connection, the pool timeout only while waiting for one.
-
-What it refuses to be: a general client. No redirects, no cookies, no compression (the caller
-asks for ``identity``), no ``Expect: 100-continue``, no proxies from the environment. A
-``HEAD`` answer ends with its headers and its connection is not reused (llhttp cannot be told
-that a HEAD answer has no body; the health probe is the only caller that sends one).
-
-Failures are the built-in exception types the callers already map (client.py, streaming.py):
-``ConnectError`` (an ``OSError``), ``TimeoutError`` subclasses, ``ConnectionError`` subclasses.
-"""
+"""One keep-alive connection: the request on the wire, the answer parsed into a ``Response``
+whose body is handed over chunk by chunk, and the connection's silence timer."""
 
 from __future__ import annotations
 
 import asyncio
 import re
-import ssl
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
-from typing import Final, cast
+from typing import TYPE_CHECKING, Final, cast
 from urllib.parse import urlsplit
 
 import httptools
 from multidict import CIMultiDict, CIMultiDictProxy
+
+from .errors import ConnectionClosed, InvalidResponse, ReadTimeout
+
+if TYPE_CHECKING:
+    from .pool import Pool
 
 # A reader that falls this far behind pauses the socket; it resumes below the low mark.
 _HIGH_WATER: Final = 256 * 1024
@@ -47,30 +26,6 @@ _MAX_HEADER_BYTES: Final = 64 * 1024
 # What would end a header line early (or confuse a parser) in a name or value we write.
 _UNSAFE_VALUE: Final = re.compile(r"[\r\n\0]")
 _UNSAFE_NAME: Final = re.compile(r"[\r\n\0:\s]")
-
-
-class ConnectError(OSError):
-    """The connection could not be opened (refused, unreachable, DNS, TLS)."""
-
-
-class ConnectTimeout(TimeoutError):
-    """Opening the connection took longer than the connect timeout."""
-
-
-class PoolTimeout(TimeoutError):
-    """Every connection of the pool stayed busy for the whole pool timeout."""
-
-
-class ReadTimeout(TimeoutError):
-    """The upstream sent nothing for ``read`` seconds (before the headers or mid-body)."""
-
-
-class ConnectionClosed(ConnectionError):
-    """The upstream closed the connection before the answer was complete."""
-
-
-class InvalidResponse(ConnectionError):
-    """The upstream's bytes are not a valid HTTP/1.1 answer."""
 
 
 class Origin:
@@ -111,8 +66,8 @@ class Response:
         "status_code",
     )
 
-    def __init__(self, connection: _Connection) -> None:
-        self._connection: _Connection | None = connection
+    def __init__(self, connection: Connection) -> None:
+        self._connection: Connection | None = connection
         self._chunks: deque[bytes] = deque()
         self._held = 0
         self._waiter: asyncio.Future[None] | None = None
@@ -189,7 +144,7 @@ class Response:
             waiter.set_result(None)
 
 
-class _Connection(asyncio.Protocol):
+class Connection(asyncio.Protocol):
     """One keep-alive connection: writes requests, parses answers into ``Response``s."""
 
     def __init__(self, pool: Pool, origin: Origin) -> None:
@@ -252,7 +207,7 @@ class _Connection(asyncio.Protocol):
                 response._end()
             else:
                 self._fail(ConnectionClosed("the upstream closed the connection"))
-        self.pool._discard(self)
+        self.pool.discard(self)
 
     # -- httptools callbacks ----------------------------------------------------------------
 
@@ -379,7 +334,7 @@ class _Connection(asyncio.Protocol):
         self._cancel_timer()
         if reusable and self.keep_alive and not self.closed and not self._paused:
             self.response = None
-            self.pool._release(self)
+            self.pool.release(self)
         else:
             self.abort()
 
@@ -389,180 +344,10 @@ class _Connection(asyncio.Protocol):
             self.transport.abort()
         # Counted off now, not when the loop reports the loss: a waiter for a connection
         # may open one at once.
-        self.pool._discard(self)
+        self.pool.discard(self)
 
 
-class Pool:
-    """Keep-alive connections per origin, for one event loop."""
-
-    def __init__(self, *, max_connections: int, idle_seconds: float = 4.0) -> None:
-        self.max_connections = max_connections
-        self.idle_seconds = idle_seconds
-        self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
-        self._open = 0
-        self._waiters: deque[asyncio.Future[None]] = deque()
-        self._closed = False
-        self._ssl: ssl.SSLContext | None = None
-
-    async def request(
-        self,
-        origin: Origin,
-        method: str,
-        target: str,
-        headers: Sequence[tuple[str, str]],
-        body: bytes | None,
-        *,
-        connect_timeout: float,
-        pool_timeout: float,
-        read_timeout: float,
-    ) -> Response:
-        """Send one request and return once the answer's headers are in (body unread).
-
-        ``target`` is the path and query, already encoded. A GET sent on a pooled connection
-        that the server closed before answering a single byte (the keep-alive race: it timed
-        the connection out as we wrote) is sent once more on a new connection, as Go's client
-        does for requests that may be replayed. A POST is not: the upstream may have started
-        on it. Idle connections are dropped after ``idle_seconds`` (below Node's 5 s default
-        keep-alive) so that the race stays rare.
-        """
-        request = _encode(method, target, origin.host_header, headers, body)
-        for _ in range(2):
-            connection, reused = await self._take(origin, connect_timeout, pool_timeout)
-            head = connection.send(request, read_timeout, head=method == "HEAD")
-            try:
-                return await head
-            except ConnectionClosed:
-                if not (method == "GET" and reused and not connection.received):
-                    raise
-            except BaseException:
-                connection.abort()
-                raise
-        raise ConnectionClosed("the upstream closed a new connection before answering")
-
-    async def aclose(self) -> None:
-        self._closed = True
-        for connections in self._idle.values():
-            for connection in connections:
-                connection.abort()
-        self._idle.clear()
-
-    # -- connections ------------------------------------------------------------------------
-
-    async def _take(
-        self, origin: Origin, connect_timeout: float, pool_timeout: float
-    ) -> tuple[_Connection, bool]:
-        if self._closed:
-            raise RuntimeError("this pool is closed")
-        while True:
-            connection = self._pop_idle(origin)
-            if connection is not None:
-                return connection, True
-            if self._open < self.max_connections or self._evict_idle():
-                break
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
-            try:
-                async with asyncio.timeout(pool_timeout):
-                    await waiter
-            except BaseException as exc:
-                if waiter.done() and not waiter.cancelled():
-                    self._wake_one()  # woken as it left (timed out, cancelled): pass it on
-                else:
-                    waiter.cancel()
-                if isinstance(exc, TimeoutError):
-                    raise PoolTimeout("no free connection") from None
-                raise
-        return await self._connect(origin, connect_timeout), False
-
-    def _pop_idle(self, origin: Origin) -> _Connection | None:
-        idle = self._idle.get(origin.key)
-        if not idle:
-            return None
-        now = asyncio.get_running_loop().time()
-        while idle:
-            connection = idle.pop()
-            if not connection.closed and now - connection.idle_since < self.idle_seconds:
-                return connection
-            connection.abort()
-        return None
-
-    def _evict_idle(self) -> bool:
-        """At the cap, close an idle connection to another origin to make room."""
-        for connections in self._idle.values():
-            if connections:
-                connections.pop(0).abort()
-                return True
-        return False
-
-    async def _connect(self, origin: Origin, seconds: float) -> _Connection:
-        loop = asyncio.get_running_loop()
-        context = self._ssl_context() if origin.tls else None
-        # Counted from the start, so that concurrent callers cannot open past the cap; the
-        # connection that connects takes the count over (its discard gives it back once).
-        self._open += 1
-        made: list[_Connection] = []
-
-        def protocol() -> _Connection:
-            made.append(_Connection(self, origin))
-            return made[-1]
-
-        try:
-            async with asyncio.timeout(seconds):
-                _, connection = await loop.create_connection(
-                    protocol,
-                    origin.host,
-                    origin.port,
-                    ssl=context,
-                    server_hostname=origin.host if context else None,
-                )
-        except BaseException as exc:
-            self._open -= 1
-            for attempt in made:  # uvloop makes the protocol before it connects
-                attempt.counted = False
-                attempt.abort()
-            self._wake_one()
-            if isinstance(exc, TimeoutError):
-                raise ConnectTimeout(f"connecting took over {seconds:g} s") from None
-            if isinstance(exc, OSError):  # refused, unreachable, name resolution, TLS
-                raise ConnectError(exc.errno, str(exc)) from exc
-            raise
-        for attempt in made:
-            if attempt is not connection:
-                attempt.counted = False  # an attempt that did not connect counts for nothing
-        return connection
-
-    def _ssl_context(self) -> ssl.SSLContext:
-        if self._ssl is None:
-            self._ssl = ssl.create_default_context()
-        return self._ssl
-
-    def _release(self, connection: _Connection) -> None:
-        if self._closed:
-            connection.abort()
-            return
-        connection.idle_since = connection.loop.time()
-        self._idle.setdefault(connection.origin.key, []).append(connection)
-        self._wake_one()
-
-    def _discard(self, connection: _Connection) -> None:
-        if not connection.counted:
-            return
-        connection.counted = False
-        self._open -= 1
-        idle = self._idle.get(connection.origin.key)
-        if idle and connection in idle:
-            idle.remove(connection)
-        self._wake_one()
-
-    def _wake_one(self) -> None:
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                return
-
-
-def _encode(
+def encode_request(
     method: str,
     target: str,
     host: str,
