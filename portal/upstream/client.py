@@ -4,7 +4,7 @@ The portal's own calls (``request_json``, ``stream_events``: retries, JSON, even
 bare ``aiohttp.ClientSession``: bench/results/outbound-client.md measured it at 2-3x the
 throughput of httpx over aiohttp's pool and 10-50x httpx's own pool at 50-200 requests in
 flight, with a flat p99. The proxy's relay (``open``) goes through ``http1.Pool``, a keep-alive
-HTTP/1.1 transport that does only what a relay needs (see http1.py for what it costs and what
+HTTP/1.1 transport that does only what a relay needs (see http1/ for what it costs and what
 it leaves out). One client per event loop, because connections belong to the loop that opened
 them; ``registry.get_client()`` hands out the right one.
 """
@@ -31,6 +31,7 @@ from .config import (
     origin_of,
 )
 from .errors import (
+    UpstreamError,
     UpstreamHTTPError,
     UpstreamStreamError,
     error_from_body,
@@ -247,15 +248,7 @@ class UpstreamClient:
                 read_timeout=timeouts.read,
             )
         except (OSError, TimeoutError) as exc:  # ConnectionError is an OSError
-            error, _ = wire.transport_error(exc, conn, timeouts)
-            logger.warning(
-                "upstream %s %s failed after %.0f ms: %s (%s)",
-                method,
-                path,
-                _ms(started),
-                error.code,
-                type(exc).__name__,
-            )
+            error, _ = _transport_failure(exc, conn, timeouts, method, path, started)
             raise error from exc
         wrapped = UpstreamResponse(response, host=conn.host, read_timeout=timeouts.read)
         try:
@@ -331,15 +324,7 @@ class UpstreamClient:
                         allow_redirects=False,
                     )
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-                error, retryable = wire.transport_error(exc, conn, timeouts)
-                logger.warning(
-                    "upstream %s %s failed after %.0f ms: %s (%s)",
-                    method,
-                    path,
-                    _ms(started),
-                    error.code,
-                    type(exc).__name__,
-                )
+                error, retryable = _transport_failure(exc, conn, timeouts, method, path, started)
                 if retryable and attempt < attempts:
                     await asyncio.sleep(self.retry.delay(attempt))
                     continue
@@ -385,6 +370,27 @@ class UpstreamClient:
         if retry_after is None:
             return self.retry.delay(attempt)
         return retry_after if retry_after <= self.retry.max_retry_after else None
+
+
+def _transport_failure(
+    exc: BaseException,
+    conn: UpstreamConnection,
+    timeouts: Timeouts,
+    method: str,
+    path: str,
+    started: float,
+) -> tuple[UpstreamError, bool]:
+    """``wire.transport_error``, logged (method, path, time and code; never a secret)."""
+    error, retryable = wire.transport_error(exc, conn, timeouts)
+    logger.warning(
+        "upstream %s %s failed after %.0f ms: %s (%s)",
+        method,
+        path,
+        _ms(started),
+        error.code,
+        type(exc).__name__,
+    )
+    return error, retryable
 
 
 def _ms(started: float) -> float:

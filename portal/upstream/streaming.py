@@ -93,7 +93,7 @@ def _parse_line(line: bytes, *, host: str) -> dict[str, Any]:
 async def relay_chunks(
     response: http1.Response, *, host: str, read_timeout: float
 ) -> AsyncIterator[bytes]:
-    """``iter_chunks`` for the relay's transport (http1.py)."""
+    """``iter_chunks`` for the relay's transport (http1/)."""
     while True:
         try:
             chunk = await response.read_chunk()

@@ -86,30 +86,24 @@ def transport_error(
     retry would multiply the wait. Everything else means the request never got an answer.
     """
     host = conn.host
-    # The relay's own transport (http1.py) first: its types are also OSError/TimeoutError.
-    if isinstance(exc, http1.ConnectTimeout):
+    # Both transports: the relay's (http1) and aiohttp's. The specific types come before the
+    # built-in ones they derive from (TimeoutError, OSError).
+    if isinstance(exc, http1.ConnectTimeout | aiohttp.ConnectionTimeoutError):
         return UpstreamTimeout(f"Timed out connecting to the upstream at {host}"), True
     if isinstance(exc, http1.PoolTimeout):
         message = f"No connection to the upstream at {host} was free within {timeouts.pool:g} s"
         return UpstreamTimeout(message), False
-    if isinstance(exc, http1.ReadTimeout):
-        message = f"The upstream at {host} did not answer within {timeouts.read:g} s"
-        return UpstreamTimeout(message), False
-    if isinstance(exc, http1.ConnectError):
-        return UpstreamUnavailable(f"Could not connect to the upstream at {host}"), True
-    if isinstance(exc, http1.InvalidResponse):
-        return UpstreamUnavailable(f"The upstream at {host} sent an invalid response"), False
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return UpstreamTimeout(f"Timed out connecting to the upstream at {host}"), True
-    if isinstance(exc, aiohttp.SocketTimeoutError):
+    if isinstance(exc, http1.ReadTimeout | aiohttp.SocketTimeoutError):
         message = f"The upstream at {host} did not answer within {timeouts.read:g} s"
         return UpstreamTimeout(message), False
     if isinstance(exc, TimeoutError):
         return UpstreamTimeout(
             f"The upstream at {host} did not answer within {timeouts.until_headers:g} s"
         ), False
-    if isinstance(exc, aiohttp.ClientConnectorError):
+    if isinstance(exc, http1.ConnectError | aiohttp.ClientConnectorError):
         return UpstreamUnavailable(f"Could not connect to the upstream at {host}"), True
+    if isinstance(exc, http1.InvalidResponse):
+        return UpstreamUnavailable(f"The upstream at {host} sent an invalid response"), False
     if isinstance(exc, aiohttp.ClientConnectionError | OSError):
         message = f"The upstream at {host} closed the connection without answering"
         return UpstreamUnavailable(message), True

@@ -1,9 +1,9 @@
-"""http1.py, the relay's HTTP/1.1 transport, against raw upstreams on 127.0.0.1.
+"""portal/upstream/http1, the relay's HTTP/1.1 transport, against raw upstreams on 127.0.0.1.
 
 Every test starts its own upstream with ``asyncio.start_server`` and writes the answer's bytes
 by hand, so that what arrives, when, and on which connection is exactly what the test says:
 chunked and sized bodies, bodies ended by the connection's close, interim answers, garbage,
-silence, keep-alive connections closed under the client's feet. Nothing of http1.py is mocked.
+silence, keep-alive connections closed under the client's feet. Nothing of it is mocked.
 
 Tests that touch the transport run under both loops it meets: plain asyncio, which the rest of
 the suite uses, and uvloop, which uvicorn picks up when it is installed (as pyproject asks).
@@ -1103,7 +1103,7 @@ async def test_open_sends_the_path_under_the_base_and_the_params_encoded() -> No
     assert request.values("Content-Length") == []
 
 
-# --- bugs found by this module's first version, fixed in http1.py --------------------------
+# --- bugs found by this module's first version, fixed in http1 ------------------------------
 
 
 async def test_bytes_after_a_complete_answer_make_its_connection_unsafe() -> None:
