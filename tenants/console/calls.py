@@ -23,19 +23,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import secrets
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from tenants.console.acting import ConsoleActor
-from tenants.proxy.internal import Answer, open_call
+from tenants.proxy.internal import UPSTREAM_ID, Answer, open_call
 from tenants.services.impersonation import aaudit_upstream_call
 
-# Ids of the upstream's records as they may appear in a path (cuids, aliases): nothing that
-# could change the path the call goes to.
-UPSTREAM_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 BOTS_SHOWN = 100
 TERMINAL = frozenset({"result", "error", "abort"})
 # Keep-alives of the stream itself, not events of the turn.

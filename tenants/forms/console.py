@@ -5,7 +5,8 @@ from __future__ import annotations
 from django import forms
 from django.core.validators import RegexValidator
 
-from tenants.console.calls import UPSTREAM_ID, Turn
+from tenants.console.calls import Turn
+from tenants.proxy.internal import UPSTREAM_ID
 
 MAX_MESSAGE_CHARS = 8000
 MAX_BACKSTORY_CHARS = 8000

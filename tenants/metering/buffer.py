@@ -153,8 +153,9 @@ def write_events(batch: Sequence[UsageRecord], *, keep_connection: bool = False)
                     f"INSERT INTO {table} ({columns}) VALUES ({placeholders})",  # noqa: S608
                     rows,
                 )
-    except DatabaseError:
+    except (DatabaseError, InterfaceError):
         # A connection that failed is not kept for the next batch (it reconnects then).
+        # (InterfaceError, a closed or broken connection, is not a DatabaseError.)
         connection.close()
         raise
     finally:

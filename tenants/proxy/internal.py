@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,10 @@ from tenants.proxy.app import handle
 from tenants.proxy.wire import Message
 
 # The kind of a credential made here for a person (TokenRecord.kind); never stored.
+# Ids of the upstream's records as they may appear in a path (cuids, aliases): nothing that
+# could change the path a call goes to. Every id put into a path of an in-process call (console,
+# widget, widget keys) is held to it, whoever supplied it: a person, a store, the upstream.
+UPSTREAM_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 PERSON_KIND = "person"
 # What a person may do through the console: conversations and reading bots, nothing else.
 CONSOLE_SCOPES = ("conversation:*", "bot:list", "bot:fetch")

@@ -11,7 +11,6 @@ a bot its account owns there (another tenant's or another partner's bot is refus
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +22,7 @@ from tenants import audit
 from tenants.audit import RequestContext
 from tenants.credentials import cache as record_cache
 from tenants.models import Account, Token, WidgetOrigin
+from tenants.proxy.internal import UPSTREAM_ID
 from tenants.services.errors import AccountError
 from tenants.services.tokens import IssuedToken, clean_token_name, issue_credential
 from tenants.services.upstream import call_upstream, partner_of
@@ -33,8 +33,6 @@ if TYPE_CHECKING:
     from tenants.audit import Actor
 
 WIDGET_SCOPES = ["chat:stream"]
-# The upstream's ids are cuids and aliases; nothing else goes into a path.
-_BOT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_RPM = 1_000_000
 
 
@@ -60,7 +58,7 @@ def bot_of_account(account: Account, bot_id: str) -> dict[str, Any]:
     is "not found" exactly like one that does not exist.
     """
     bot_id = bot_id.strip()
-    if not _BOT_ID.match(bot_id):
+    if not UPSTREAM_ID.match(bot_id):
         raise AccountError("A bot id is 1 to 64 letters, digits, - or _.")
     connection = partner_of(account).upstream_connection()
     run_as = None if account.is_partner else account.public_id

@@ -30,10 +30,11 @@ from django.views.decorators.http import require_GET, require_POST
 from tenants import access
 from tenants.console import turns
 from tenants.console.acting import ConsoleActor, console_account_choices, resolve_console_account
-from tenants.console.calls import UPSTREAM_ID, Bots, Turn, list_bots, run_turn
+from tenants.console.calls import Bots, Turn, list_bots, run_turn
 from tenants.forms.console import ConsoleTurnForm
 from tenants.metering import default_buffer
 from tenants.models import Account
+from tenants.proxy.internal import UPSTREAM_ID
 from tenants.views.console_stream import TurnStream, render_turn_end, sse_response
 from tenants.views.http import INVALID, HtmxHttpRequest, render_page
 from tenants.views.usage import period_quotas

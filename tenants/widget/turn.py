@@ -33,7 +33,7 @@ from typing import Any
 
 from tenants.credentials import TokenRecord
 from tenants.limits import Rate
-from tenants.proxy.internal import Answer, open_call
+from tenants.proxy.internal import UPSTREAM_ID, Answer, open_call
 from tenants.widget import conversations
 from tenants.widget.protocol import (
     INTERNAL_ERROR,
@@ -135,10 +135,21 @@ async def chat_turn(
     bot_id = record.bot_ids[0]
     calls = _Calls(record, request.session_id)
     conversation_id = await conversations.find(record.token_id, request.session_id)
+    malformed = conversation_id is not None and not UPSTREAM_ID.match(conversation_id)
+    if malformed:
+        # It goes into a path: a stored value of another shape starts a new conversation.
+        logger.warning("widget session of %s held a malformed conversation id", record.token_id)
+        conversation_id = None
     continued = conversation_id is not None
     if conversation_id is None:
         created = await _create(bot_id, calls, request_id=request_id)
-        conversation_id = await conversations.claim(record.token_id, request.session_id, created)
+        if malformed:
+            await conversations.replace(record.token_id, request.session_id, created)
+            conversation_id = created
+        else:
+            conversation_id = await conversations.claim(
+                record.token_id, request.session_id, created
+            )
     while True:
         credential, rates = calls.take()
         async with open_call(
@@ -184,8 +195,9 @@ async def _create(bot_id: str, calls: _Calls, *, request_id: str) -> str:
         if answer.status >= 400:
             raise refusal(answer.status, problem, answer.headers)
     conversation_id = problem.get("id") if isinstance(problem, dict) else None
-    if not isinstance(conversation_id, str) or not conversation_id:
-        logger.error("the upstream created a conversation without an id: %r", problem)
+    if not isinstance(conversation_id, str) or not UPSTREAM_ID.match(conversation_id):
+        # The id goes into the next call's path: nothing that could change that path.
+        logger.error("the upstream created a conversation without a usable id: %r", problem)
         raise WidgetError(500, INTERNAL_ERROR)
     return conversation_id
 

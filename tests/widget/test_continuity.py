@@ -98,3 +98,24 @@ def test_a_session_silent_past_the_expiry_starts_over(world, client):
 
     assert kept == first
     assert later != first
+
+
+def test_a_stored_conversation_id_of_another_shape_starts_a_new_conversation(world, client):
+    # The id goes into the next call's path; a store holding something else (written by an
+    # older version, or by anyone with access to the store) must not steer that path.
+    from asgiref.sync import async_to_sync
+
+    from tenants.credentials.format import parse
+    from tenants.widget import conversations
+
+    key = widget_key(world, world.a_child)
+    session_id = session()
+    first, _ = _turn(client, key, "hello", session_id)
+    token_id = parse(key).token_id
+    async_to_sync(conversations.replace)(token_id, session_id, "../../bot/list")
+
+    second, reply = _turn(client, key, "still there?", session_id)
+
+    assert second != first
+    assert second != "../../bot/list"
+    assert "still there?" in reply
