@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from asgiref.sync import async_to_sync, sync_to_async
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.decorators import login_required
 from django.contrib.staticfiles import finders
 from django.core.exceptions import PermissionDenied
@@ -36,6 +37,8 @@ from django.utils import timezone
 from django.views.decorators.http import condition, require_GET, require_http_methods, require_POST
 
 from tenants import access
+from tenants.console.acting import ConsoleActor
+from tenants.console.calls import list_bots
 from tenants.credentials.records import TokenRecord, record_from_token
 from tenants.forms import WidgetKeyForm, WidgetOriginsForm
 from tenants.models import Account, Role, Token
@@ -52,7 +55,6 @@ from tenants.views.http import (
 )
 from tenants.views.presenters import token_rows
 from tenants.views.tokens import show_once, token_capabilities
-from tenants.widget.bots import BotsUnavailable, list_bots
 from tenants.widget.protocol import WidgetError, max_body_bytes, parse_chat_request
 from tenants.widget.theme import SCRIPT_SOURCE, snippet, widget_theme
 from tenants.widget.turn import chat_turn, encode
@@ -100,12 +102,26 @@ def widget_key_list(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
 def _bot_choices(
     request: HtmxHttpRequest, account: Account
 ) -> tuple[list[tuple[str, str]] | None, str]:
-    """The account's bots for the picker, or None and why they could not be listed."""
-    try:
-        bots = async_to_sync(list_bots)(account, user_pk=int(request.user.pk or 0))
-    except BotsUnavailable as exc:
-        return None, str(exc)
-    return [(bot.id, bot.label) for bot in bots], ""
+    """The account's bots for the picker, or None and why they could not be listed.
+
+    Listed as the console lists them (one call through the proxy pipeline, as the account,
+    metered under the person, and on the support session's trail when the person is acting),
+    so the picker offers the bots the key will be able to use, and no others."""
+    person = request.user
+    if not isinstance(person, AbstractBaseUser):  # login_required let no one else in
+        raise PermissionDenied
+    bots = async_to_sync(list_bots)(ConsoleActor.of(person, account))
+    if bots.problem is not None:
+        return None, str(bots.problem["data"]["message"])
+    return [
+        (str(item["id"]), _bot_label(str(item["id"]), str(item.get("name") or "")))
+        for item in bots.items
+        if item.get("id")
+    ], ""
+
+
+def _bot_label(bot_id: str, name: str) -> str:
+    return f"{name} ({bot_id})" if name else bot_id
 
 
 @login_required

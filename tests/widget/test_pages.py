@@ -254,3 +254,31 @@ def test_a_key_issued_on_the_page_chats_from_its_site(world, bots, browser_clien
 
     assert response.status_code == 200
     assert response.headers["access-control-allow-origin"] == "https://blog.example"
+
+
+def test_an_operator_acting_as_the_tenant_lists_its_bots_on_the_support_trail(world, bots):
+    # The picker's upstream call is one the person makes as the tenant: while acting, it is
+    # written to the support session's audit trail like every console call.
+    from tenants.models import SupportSession
+
+    operator = make_user("widget-operator", staff=True)
+    client = Client()
+    client.force_login(operator)
+    started = client.post(
+        f"/accounts/{world.a_child.public_id}/support/start/",
+        {"reason": "Ticket 1: widget setup", "minutes": "30", "allow_changes": "on"},
+    )
+    assert started.status_code == 303, started.content.decode()[:500]
+    support = SupportSession.objects.get(actor=operator, ended_at__isnull=True)
+    try:
+        page = client.get(_new_key_url(world))
+        assert page.status_code == 200
+        assert bots.a_child in page.content.decode()
+        calls = AuditEvent.objects.filter(
+            correlation_id=support.correlation_id, action="support.upstream_call"
+        )
+        assert [(event.target_id, event.changes["status"]) for event in calls] == [
+            ("GET /bot/list", 200)
+        ]
+    finally:
+        client.post("/support/stop/")
