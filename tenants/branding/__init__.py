@@ -65,17 +65,14 @@ def _home_partner(request: HttpRequest) -> int | None:
     if hasattr(request, _HOME_PARTNER_ATTRIBUTE):
         found: int | None = getattr(request, _HOME_PARTNER_ATTRIBUTE)
         return found
-    from tenants.acting import acting_as
-    from tenants.models import Membership
+    from tenants import access
 
     user = getattr(request, "user", None)
     partner = None
-    acting = acting_as(user)
-    if acting is not None:
-        # Support acting as a tenant sees the tenant's brand, as the tenant does.
-        partner = acting.account.partner_pk
-    elif user is not None and user.is_authenticated and user.is_active and not user.is_staff:
-        paths = Membership.objects.filter(user_id=user.pk).values_list("account__path", flat=True)
+    # The person's reach as tenants.access sees it: the tenant while acting as one (support
+    # sees the tenant's brand, as the tenant does), every partner for operators (no one brand).
+    if user is not None and not access.is_operator(user):
+        paths = access.top_accounts_for(user).values_list("path", flat=True)
         partners = {path.strip("/").split("/")[0] for path in paths}
         if len(partners) == 1:
             partner = int(partners.pop())

@@ -8,7 +8,6 @@ attributes; a changed theme reaches a site when its snippet is copied again.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -19,10 +18,6 @@ from django.utils.safestring import SafeString
 from tenants.branding import brand_for_account
 from tenants.models import Account
 
-# Fallbacks when a stored colour is not one (safe_color); brands are validated #rrggbb.
-OPERATOR_PRIMARY = "#2b59c3"
-OPERATOR_ACCENT = "#18223a"
-_HEX_COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}){1,2}$")
 # The script's source; sites load it from a stable address outside STATIC_URL's (possibly
 # hashed) names, ``/widget/chat.js`` (tenants.views.widget_keys.widget_script).
 SCRIPT_SOURCE = "widget/chat-widget.js"
@@ -46,11 +41,6 @@ def widget_theme(account: Account) -> WidgetTheme:
     )
 
 
-def safe_color(value: str, default: str) -> str:
-    """A colour that can go into an attribute and a style sheet: ``#rgb`` or ``#rrggbb``."""
-    return value if _HEX_COLOR.match(value or "") else default
-
-
 def script_url() -> str:
     """Where sites load the widget from: ``PORTAL_BASE_URL`` + ``/widget/chat.js``."""
     return settings.PORTAL_BASE_URL + reverse("tenants:widget-script")
@@ -66,6 +56,8 @@ def snippet(account: Account, key: str) -> SafeString:
         script_url(),
         key,
         theme.title,
-        safe_color(theme.primary_color, OPERATOR_PRIMARY),
-        safe_color(theme.accent_color, OPERATOR_ACCENT),
+        # Brand colours are #rrggbb by the time they are stored (services.branding.clean_color,
+        # and portal.env.env_color for the operator's), and format_html escapes them anyway.
+        theme.primary_color,
+        theme.accent_color,
     )
