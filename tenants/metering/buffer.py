@@ -27,8 +27,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
+import operator
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -75,27 +77,12 @@ class UsageRecord:
 Writer = Callable[[Sequence[UsageRecord]], None]
 
 
-# The columns of a row, in ``UsageRecord``'s order (``created_at`` is adapted on the way), then
-# ``recorded_at``, the time the batch reached the database.
-_COLUMNS = (
-    "account_id",
-    "token_id",
-    "route",
-    "method",
-    "status",
-    "error_code",
-    "duration_ms",
-    "messages",
-    "conversations",
-    "tokens",
-    "input_tokens",
-    "output_tokens",
-    "estimated",
-    "client_disconnected",
-    "request_id",
-    "created_at",
-    "recorded_at",
-)
+# A row's columns: ``UsageRecord``'s fields in their order (``created_at``, the last, adapted
+# on the way), then ``recorded_at``, the time the batch reached the database.
+_FIELDS = tuple(field.name for field in dataclasses.fields(UsageRecord))
+assert _FIELDS[-1] == "created_at"
+_COLUMNS = (*_FIELDS, "recorded_at")
+_PLAIN_VALUES = operator.attrgetter(*_FIELDS[:-1])
 
 
 def write_events(batch: Sequence[UsageRecord], *, keep_connection: bool = False) -> None:
@@ -119,21 +106,7 @@ def write_events(batch: Sequence[UsageRecord], *, keep_connection: bool = False)
         recorded_at = adapt(datetime.now(tz=UTC))
         rows = [
             (
-                item.account_id,
-                item.token_id,
-                item.route,
-                item.method,
-                item.status,
-                item.error_code,
-                item.duration_ms,
-                item.messages,
-                item.conversations,
-                item.tokens,
-                item.input_tokens,
-                item.output_tokens,
-                item.estimated,
-                item.client_disconnected,
-                item.request_id,
+                *_PLAIN_VALUES(item),
                 adapt(datetime.fromtimestamp(item.created_at, tz=UTC)),
                 recorded_at,
             )
