@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -63,29 +62,26 @@ class SessionRow:
 
 
 def session_rows(user: Any, sessions: Iterable[SupportSession]) -> list[SessionRow]:
-    """Each session with how many pages, changes and upstream calls it made (one query)."""
+    """Each session with how many pages, changes and upstream calls it made (one query), each
+    counted by its ``EVENT_KINDS`` filter, the same the trail is narrowed by."""
     sessions = list(sessions)
-    counts: Counter[tuple[str, str]] = Counter()
-    found = (
-        access.audit_events_for(user)
+    kinds = list(EVENT_KINDS)
+    found: dict[str, dict[str, int]] = {
+        correlation_id: dict(zip(kinds, totals, strict=True))
+        for correlation_id, *totals in access.audit_events_for(user)
         .filter(correlation_id__in=[session.correlation_id for session in sessions])
-        .values_list("correlation_id", "action")
-        .annotate(total=Count("pk"))
+        .values("correlation_id")
+        .annotate(**{kind: Count("pk", filter=query) for kind, (_, query) in EVENT_KINDS.items()})
+        .values_list("correlation_id", *kinds)
         .order_by()
-    )
-    for correlation_id, action, total in found:
-        kind = (
-            action
-            if action in (PAGE_VIEW, UPSTREAM_CALL)
-            else ("" if action.startswith("support.") else "change")
-        )
-        counts[(correlation_id, kind)] += total
+    }
+    empty = dict.fromkeys(kinds, 0)
     return [
         SessionRow(
             session=session,
-            page_views=counts[(session.correlation_id, PAGE_VIEW)],
-            changes=counts[(session.correlation_id, "change")],
-            upstream_calls=counts[(session.correlation_id, UPSTREAM_CALL)],
+            page_views=(counts := found.get(session.correlation_id, empty))["pages"],
+            changes=counts["changes"],
+            upstream_calls=counts["upstream"],
         )
         for session in sessions
     ]

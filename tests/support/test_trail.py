@@ -245,3 +245,21 @@ def test_the_management_api_reads_a_sessions_events_by_correlation_id(world, vis
         .json()["results"]
         == []
     )
+
+
+def test_the_session_list_counts_pages_changes_and_upstream_calls_by_their_trail_filters(world):
+    from tenants.views.support import session_rows
+
+    session = start_impersonation(world.a_admin, world.a_child, reason=REASON)
+    acting = resume_impersonation(session.pk, world.a_admin).impersonation
+    assert acting is not None
+    for _ in range(2):
+        audit_upstream_call(acting, action="bot.list", details={"status": 200})
+    other = start_impersonation(world.a_support, world.a_sibling, reason=REASON)
+
+    rows = session_rows(world.staff, [session, other])
+
+    assert [(row.session, row.page_views, row.changes, row.upstream_calls) for row in rows] == [
+        (session, 0, 0, 2),
+        (other, 0, 0, 0),
+    ]
