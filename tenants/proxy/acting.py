@@ -16,6 +16,8 @@ the shared one.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -41,6 +43,8 @@ _SHARED_PREFIX = "proxy:v2:"
 # request into a database query; a tenant onboarded a moment ago waits at most this long.
 _NEGATIVE_SECONDS = 1.0
 _MAX_LOCAL_ENTRIES = 50_000
+
+logger = logging.getLogger("tenants.proxy")
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +114,31 @@ async def resolve(
 
 
 # -- the cache ---------------------------------------------------------------------------------
+#
+# A hot entry is never reloaded by the calls that need it: a call in the last fifth of the
+# entry's life starts one reload in the background and goes on with the value it has, so a
+# busy account's calls do not queue behind the shared cache or the database every few seconds.
+# An entry past its life is loaded again before use, once for all the calls that want it at
+# that moment (they wait for the same load), never once per call. The bound stays what the
+# module docstring says: no value is used longer than ``PROXY_ACCOUNT_CACHE_SECONDS``.
 
-_local: dict[str, tuple[float, Any]] = {}
+_REFRESH_AT = 0.8  # of the entry's life
+
+
+@dataclass(slots=True)
+class _Entry:
+    value: Any
+    refresh_at: float
+    expires_at: float
+
+
+_local: dict[str, _Entry] = {}
+# Loads under way, by key: each a task of the event loop that started it, so that a caller
+# that leaves (its client went away) does not cancel the load the others wait for.
+_loading: dict[str, asyncio.Task[Any]] = {}
+# Bumped by ``forget_account`` and ``clear_local_cache`` (from any thread): a load that began
+# before must not put back what was just forgotten.
+_generation = 0
 
 
 async def _cached[T](
@@ -119,17 +146,56 @@ async def _cached[T](
 ) -> T | None:
     """Value for ``key`` from memory, else ``load()`` (which may use the shared cache)."""
     now = time.monotonic()
-    hit = _local.get(key)
-    if hit is not None and hit[0] > now:
-        value: T | None = hit[1]
+    entry = _local.get(key)
+    if entry is not None and now < entry.expires_at:
+        if now >= entry.refresh_at and key not in _loading:
+            _start_load(key, load, negative)  # nobody waits for it
+        value: T | None = entry.value
         return value
-    value = await load()
-    if value is not None or negative:
-        if len(_local) >= _MAX_LOCAL_ENTRIES:
-            _local.clear()
-        ttl = settings.PROXY_ACCOUNT_CACHE_SECONDS if value is not None else _NEGATIVE_SECONDS
-        _local[key] = (now + ttl, value)
-    return value
+    task = _loading.get(key)
+    if task is None or task.get_loop() is not asyncio.get_running_loop():
+        task = _start_load(key, load, negative)
+    result: T | None = await asyncio.shield(task)
+    return result
+
+
+def _start_load[T](
+    key: str, load: Callable[[], Awaitable[T | None]], negative: bool
+) -> asyncio.Task[T | None]:
+    generation = _generation
+
+    async def run() -> T | None:
+        value = await load()
+        _store(key, value, negative, generation)
+        return value
+
+    task = asyncio.get_running_loop().create_task(run())
+    _loading[key] = task
+    task.add_done_callback(lambda done: _load_done(key, done))
+    return task
+
+
+def _load_done(key: str, task: asyncio.Task[Any]) -> None:
+    if _loading.get(key) is task:
+        del _loading[key]
+    if not task.cancelled() and task.exception() is not None:
+        # Retrieved here, so a refresh nobody waited for is not reported as lost. An entry
+        # still in date keeps serving; the first call after it expires loads in front of
+        # itself and gets the error.
+        logger.warning("loading %s failed", key.partition(":")[0], exc_info=task.exception())
+
+
+def _store(key: str, value: Any, negative: bool, generation: int) -> None:
+    if generation != _generation:
+        return
+    if value is None and not negative:
+        _local.pop(key, None)
+        return
+    if len(_local) >= _MAX_LOCAL_ENTRIES:
+        _local.clear()
+    ttl = settings.PROXY_ACCOUNT_CACHE_SECONDS if value is not None else _NEGATIVE_SECONDS
+    now = time.monotonic()
+    _local[key] = _Entry(value, now + ttl * _REFRESH_AT, now + ttl)
 
 
 _shared_cache: BaseCache | None = None
@@ -223,6 +289,7 @@ def forget_account(account: Account) -> None:
     for pk, public_id in subtree:
         keys += [f"account:{pk}", f"public:{public_id}"]
     _cache().delete_many([_SHARED_PREFIX + key for key in keys])
+    _forget_loads()
     for key in keys:
         _local.pop(key, None)
     # E-mail keys are few and short-lived; they go wholesale.
@@ -233,7 +300,13 @@ def forget_account(account: Account) -> None:
 
 def clear_local_cache() -> None:
     """Forget this process's copies (tests, and a settings change)."""
+    _forget_loads()
     _local.clear()
+
+
+def _forget_loads() -> None:
+    global _generation
+    _generation += 1
 
 
 # -- database reads (cold path only) -----------------------------------------------------------
