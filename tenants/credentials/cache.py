@@ -14,8 +14,9 @@ Revocation: ``rotate_token`` and ``revoke_token`` rewrite the shared record on c
 change the epoch (a random value under ``epoch``). Each process reads the epoch at most every
 ``PORTAL_TOKEN_REVOCATION_CHECK_MS`` (≤ 1000 ms) and, when it changed, drops its whole
 in-process cache, so its next lookup reads the rewritten record. That costs one small shared
-read per process per interval, however many tokens it serves, and revocations are rare enough
-that dropping everything on one is cheap.
+read per process per interval, however many tokens it serves (one caller reads it; the calls
+that arrive during that read go on with the records in memory, as between two reads), and
+revocations are rare enough that dropping everything on one is cheap.
 
 Fills from the database use "add" (write only if absent), never "set": a fill that read the row
 just before a revocation committed cannot overwrite the revoked record the service wrote. A
@@ -74,8 +75,16 @@ class _Local:
         self.store_ok = False  # True once the epoch was read; False after a store error
         self.generation = 0  # bumped on every clear
 
-    def epoch_due(self, now: float) -> bool:
-        return now - self.epoch_checked_at >= _check_interval()
+    def claim_epoch_check(self, now: float) -> bool:
+        """Whether this caller reads the epoch now. While the store answers, one caller at a
+        time does, and the others go on with the records here (as they do between checks):
+        a busy worker must not send every call of that moment to the store."""
+        with self._lock:
+            if now - self.epoch_checked_at < _check_interval():
+                return False
+            if self.store_ok:
+                self.epoch_checked_at = now
+            return True
 
     def apply_epoch(self, value: str | None, now: float) -> None:
         with self._lock:
@@ -161,7 +170,7 @@ async def find_record(token_id: str) -> TokenRecord | None:
     """The record of ``token_id``, or None if there is no such token (async, for the proxy)."""
     store = shared_store()
     now = time.monotonic()
-    if _local.epoch_due(now):
+    if _local.claim_epoch_check(now):
         try:
             _local.apply_epoch(await store.aget(EPOCH_KEY), now)
         except Exception:
@@ -196,7 +205,7 @@ def find_record_sync(token_id: str) -> TokenRecord | None:
     """``find_record`` for synchronous code (the partner API, DRF, management commands)."""
     store = shared_store()
     now = time.monotonic()
-    if _local.epoch_due(now):
+    if _local.claim_epoch_check(now):
         try:
             _local.apply_epoch(store.get(EPOCH_KEY), now)
         except Exception:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +24,7 @@ from tenants.credentials import (
 )
 from tenants.credentials import cache as record_cache
 from tenants.credentials.format import WIDGET_PREFIX, compose, new_secret, parse
+from tenants.credentials.store import shared_store
 from tenants.models import Account, Token
 from tenants.services import (
     IssuedToken,
@@ -268,3 +270,33 @@ def test_the_token_shows_as_its_prefix_and_last_four(tenant, committed):
     user = make_user()
     other = committed(issue_token, tenant, name="x", scopes=["*"], actor=user)
     assert other.token.created_by_id == user.pk
+
+
+def test_calls_that_arrive_while_the_epoch_is_read_do_not_read_it_too(
+    tenant, committed, monkeypatch
+):
+    raw = issue(tenant, committed).plaintext
+    authenticate_sync(raw)  # warm: the record is in this process's memory
+    store = shared_store()
+    epoch_reads = 0
+
+    class SlowStore:
+        """The shared store, with an epoch read that takes a while (a busy Redis)."""
+
+        async def aget(self, key: str) -> Any:
+            nonlocal epoch_reads
+            if key == record_cache.EPOCH_KEY:
+                epoch_reads += 1
+                await asyncio.sleep(0.02)
+            return await store.aget(key)
+
+    monkeypatch.setattr(record_cache, "shared_store", SlowStore)
+    record_cache._local.epoch_checked_at = float("-inf")  # a check is due
+
+    async def burst() -> list[Any]:
+        return await asyncio.gather(*(authenticate(raw) for _ in range(20)))
+
+    records = async_to_sync(burst)()
+
+    assert epoch_reads == 1
+    assert {record.token_id for record in records} == {parse(raw).token_id}
