@@ -9,7 +9,7 @@ clocks skip midnight on the 1st, the period starts at the first instant after th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -20,6 +20,11 @@ class Period:
     key: str  # "2025-11": the counters' key, stable for the whole period
     start: datetime  # aware, in the account's zone
     end: datetime  # aware, in the account's zone: the next period's start
+    end_s: int = field(init=False, repr=False, compare=False)  # ``end`` in epoch seconds
+
+    def __post_init__(self) -> None:
+        # Read for every counter of every admission (its expiry): computed once.
+        object.__setattr__(self, "end_s", int(self.end.timestamp()))
 
     @property
     def label(self) -> str:
@@ -52,9 +57,25 @@ def zone(name: str) -> ZoneInfo:
 
 def period_at(timezone: str, now: datetime | None = None) -> Period:
     """The calendar month, in ``timezone``, that contains the instant ``now`` (default: now)."""
+    instant = now or datetime.now(UTC)
+    # Every admission asks this for each level: the zone's current month is kept, with its
+    # bounds as timestamps, and computed again only for an instant outside it.
+    at = instant.timestamp()
+    known = _current.get(timezone)
+    if known is not None and known[0] <= at < known[1]:
+        return known[2]
     tz = zone(timezone)
-    local = (now or datetime.now(UTC)).astimezone(tz)
+    local = instant.astimezone(tz)
     start = datetime(local.year, local.month, 1, tzinfo=tz)
     year, month = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
     end = datetime(year, month, 1, tzinfo=tz)
-    return Period(key=f"{local.year:04d}-{local.month:02d}", start=start, end=end)
+    period = Period(key=f"{local.year:04d}-{local.month:02d}", start=start, end=end)
+    if len(_current) >= 512:
+        _current.clear()
+    _current[timezone] = (start.timestamp(), end.timestamp(), period)
+    return period
+
+
+# Zone name → (start, end, period) of the month last asked for (any month, not only today's:
+# the usage pages ask for past ones, and the next call for today's replaces it).
+_current: dict[str, tuple[float, float, Period]] = {}

@@ -120,7 +120,7 @@ class Check:
         windows expire by themselves)."""
         if self.period is None:
             return 0
-        return int(self.period.end.timestamp()) + COUNTER_SLACK_SECONDS
+        return self.period.end_s + COUNTER_SLACK_SECONDS
 
     @property
     def enforced(self) -> bool:

@@ -77,3 +77,12 @@ def test_seconds_left_count_real_seconds_across_a_dst_change():
 
 def test_an_unknown_zone_counts_in_utc():
     assert period_at("Mars/Olympus_Mons", utc(2025, 11, 30, 23, 30)).key == "2025-11"
+
+
+def test_the_month_kept_for_a_zone_is_only_used_for_instants_inside_it():
+    december = period_at("Europe/Paris", utc(2025, 12, 10))
+    assert period_at("Europe/Paris", utc(2025, 12, 20)) is december  # kept
+    assert period_at("Europe/Paris", utc(2025, 11, 30, 22, 59, 59)).key == "2025-11"
+    assert period_at("Europe/Paris", utc(2025, 11, 30, 23, 0)).key == "2025-12"
+    assert period_at("UTC", utc(2025, 11, 30, 23, 0)).key == "2025-11"  # zones apart
+    assert december.end_s == int(utc(2025, 12, 31, 23, 0).timestamp())
