@@ -199,6 +199,9 @@ if CONSOLE_JOB_STALE_SECONDS <= 2 * CONSOLE_JOB_HEARTBEAT_SECONDS:
 CONSOLE_JOB_QUEUE_TIMEOUT_SECONDS = env_int(
     "CONSOLE_JOB_QUEUE_TIMEOUT_SECONDS", 900, minimum=10, maximum=7 * 24 * 3600
 )
+# Finished jobs (with the message and the reply they hold) are deleted this many days after
+# they finished (beat, nightly); 0 keeps them.
+CONSOLE_JOB_RETENTION_DAYS = env_int("CONSOLE_JOB_RETENTION_DAYS", 90, minimum=0, maximum=3650)
 # Channels keep a job's events for replay this long after its last event (the upstream keeps
 # its own for an hour, UPSTREAM.md §7), and at most this many events per channel.
 CONSOLE_CHANNEL_RETENTION_SECONDS = env_int(
@@ -212,6 +215,10 @@ CONSOLE_CHANNEL_POLL_MS = env_int("CONSOLE_CHANNEL_POLL_MS", 100, minimum=10, ma
 BEAT_SCHEDULE["console-stale-jobs"] = {
     "task": "tenants.console.tasks.fail_stale_jobs",
     "schedule": 30.0,
+}
+BEAT_SCHEDULE["console-purge-jobs"] = {
+    "task": "tenants.console.tasks.purge_finished_jobs",
+    "schedule": crontab(hour=3, minute=45),
 }
 BEAT_SCHEDULE["console-purge-channels"] = {
     "task": "tenants.console.tasks.purge_channel_events",

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from tenants import access
@@ -231,6 +232,25 @@ def fail_stale_jobs(*, now: datetime | None = None, job_ids: list[int] | None = 
     if failed:
         logger.warning("console: %d background job(s) failed without their worker", failed)
     return failed
+
+
+def purge_finished_jobs(*, now: datetime | None = None, batch: int = 1_000) -> int:
+    """Delete jobs that finished more than ``CONSOLE_JOB_RETENTION_DAYS`` ago (never one that
+    is queued or running); how many. In batches, so a first run over a long history holds no
+    long lock. Their usage stays in metering, their support trail in the audit log."""
+    days = settings.CONSOLE_JOB_RETENTION_DAYS
+    if days <= 0:
+        return 0
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    old = ConversationJob.objects.filter(status__in=ConversationJob.FINISHED).filter(
+        Q(finished_at__lt=cutoff) | Q(finished_at__isnull=True, created_at__lt=cutoff)
+    )
+    deleted = 0
+    while ids := list(old.values_list("pk", flat=True)[:batch]):
+        deleted += ConversationJob.objects.filter(pk__in=ids).delete()[0]
+    if deleted:
+        logger.info("console: deleted %d background job(s) finished before %s", deleted, cutoff)
+    return deleted
 
 
 def _announce(job: ConversationJob, event: dict[str, Any]) -> None:

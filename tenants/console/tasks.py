@@ -20,6 +20,12 @@ def fail_stale_jobs() -> int:
     return jobs.fail_stale_jobs()
 
 
+@shared_task(name="tenants.console.tasks.purge_finished_jobs", ignore_result=True)
+def purge_finished_jobs() -> int:
+    """Delete jobs finished longer ago than their retention (beat: nightly)."""
+    return jobs.purge_finished_jobs()
+
+
 @shared_task(name="tenants.console.tasks.purge_channel_events", ignore_result=True)
 def purge_channel_events() -> int:
     """Delete the database channels' events past their retention (beat: every 10 minutes)."""
