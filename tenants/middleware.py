@@ -56,13 +56,24 @@ _ENDED_BECAUSE = {
 
 
 def begin_in_browser(request: HttpRequest, session: SupportSession) -> None:
-    """Make the browser of ``request`` act under ``session`` from its next request on."""
+    """Make the browser of ``request`` act under ``session`` from its next request on.
+
+    Under a new session key, as ``django.contrib.auth.login`` does on signing in: acting is a
+    change of privilege, so a session id that leaked before (a shared screen, a log, a fixated
+    cookie) does not act as the tenant.
+    """
+    request.session.cycle_key()
     request.session[SESSION_KEY] = session.pk
 
 
 def leave_in_browser(request: HttpRequest) -> None:
-    """The browser of ``request`` acts as nobody any more (this request included)."""
+    """The browser of ``request`` acts as nobody any more (this request included).
+
+    Under a new session key again: the id the browser held while acting (seen by the tenant's
+    pages, their scripts and logs) does not carry the person's own reach afterwards.
+    """
     request.session.pop(SESSION_KEY, None)
+    request.session.cycle_key()
     access.stop_acting(request.user)
     request.impersonation = None  # type: ignore[attr-defined]
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 
@@ -140,6 +141,54 @@ def test_stop_puts_the_person_back_to_themselves(world, acting_client):
 def test_stop_without_a_session_says_so(world):
     response = logged_in(world.a_support).post("/support/stop/", follow=True)
     assert "You were not acting as anyone." in response.content.decode()
+
+
+def _session_cookie(client: Client) -> str:
+    return str(client.cookies[settings.SESSION_COOKIE_NAME].value)
+
+
+def _browser_holding(session_cookie: str) -> Client:
+    """Another browser replaying a session id captured from ``client`` earlier."""
+    browser = Client()
+    browser.cookies[settings.SESSION_COOKIE_NAME] = session_cookie
+    return browser
+
+
+def test_starting_to_act_rotates_the_session_key_and_the_person_stays_signed_in(world):
+    client = logged_in(world.a_support)
+    client.get("/")
+    before = _session_cookie(client)
+
+    started = client.post(
+        f"/accounts/{world.a_child.public_id}/support/start/", {"reason": REASON, "minutes": "30"}
+    )
+
+    assert started.status_code == 303
+    assert _session_cookie(client) != before
+    page = client.get("/tenants/").content.decode()
+    assert "<strong>a_support</strong> is acting as <strong>A Child</strong>" in page
+    assert "A Sibling" not in page
+    # The id from before acting is gone: it neither acts as the tenant nor signs anyone in.
+    stale = _browser_holding(before).get("/tenants/")
+    assert stale.status_code == 302
+    assert "/login/" in stale["Location"]
+
+
+def test_stopping_rotates_the_session_key_and_the_person_stays_signed_in(world, acting_client):
+    client = acting_client("a_support", world.a_child)
+    while_acting = _session_cookie(client)
+
+    stopped = client.post("/support/stop/")
+
+    assert stopped.status_code == 303
+    assert _session_cookie(client) != while_acting
+    page = client.get("/tenants/").content.decode()
+    assert 'id="support-banner"' not in page
+    assert "You stopped acting as A Child." in page
+    assert "A Sibling" in page  # their own reach again
+    stale = _browser_holding(while_acting).get("/tenants/")
+    assert stale.status_code == 302
+    assert "/login/" in stale["Location"]
 
 
 def test_an_expired_session_ends_itself_and_says_so(world, acting_client):
