@@ -19,6 +19,7 @@ Rules:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from typing import TYPE_CHECKING, cast
 
 from django.core.exceptions import PermissionDenied
@@ -356,10 +357,76 @@ class SupportGrant:
         return self.role is None or self.role.covers(Role.ADMIN)
 
 
+class SupportRefusal(Enum):
+    """Why a person may not act as an account (``support_grant_or_refusal``), in the order they
+    are checked; ``code`` is the refusal's ``AccountError`` code."""
+
+    NOT_SIGNED_IN = "not_signed_in"
+    ALREADY_ACTING = "already_acting"  # support sessions do not nest
+    PARTNER = "partner"  # support acts as tenants, never as a partner itself
+    CLOSED = "closed"
+    NO_ROLE_ABOVE = "no_role_above"  # no support role (or more) strictly above the account
+
+    @property
+    def code(self) -> str:
+        return _SUPPORT_REFUSAL_CODES[self]
+
+
+_SUPPORT_REFUSAL_CODES = {
+    SupportRefusal.NOT_SIGNED_IN: "NOT_AUTHENTICATED",
+    SupportRefusal.ALREADY_ACTING: "CONFLICT",
+    SupportRefusal.PARTNER: "NOT_AUTHORIZED",
+    SupportRefusal.CLOSED: "CONFLICT",
+    SupportRefusal.NO_ROLE_ABOVE: "NOT_AUTHORIZED",
+}
+
+
+def support_grant_or_refusal(
+    user: Caller | None, account: Account
+) -> SupportGrant | SupportRefusal:
+    """Who may act as whom, for one account: what lets ``user`` act as ``account``, or why not.
+
+    The one place the rule is written. ``support_grant`` reads it as a yes or no,
+    ``tenants.services.impersonation.check_may_act_as`` words its refusals, and
+    ``actable_accounts_for`` is the same rule as a query (kept in step by
+    tests/support/test_rules.py). Operators may act as every open tenant; people as the open
+    tenants strictly below an account where they hold the support role or more.
+    """
+    if user is None or not user.is_authenticated:
+        return SupportRefusal.NOT_SIGNED_IN
+    if acting_as(user) is not None:
+        return SupportRefusal.ALREADY_ACTING
+    if account.is_partner:
+        return SupportRefusal.PARTNER
+    if account.status == Account.Status.CLOSED:
+        return SupportRefusal.CLOSED
+    if _is_operator(user):
+        return SupportGrant(role=None)
+    if not user.is_active:  # an inactive person's memberships lend them nothing
+        return SupportRefusal.NO_ROLE_ABOVE
+    above = [pk for pk in account.lineage_pks if pk != account.pk]
+    held = Role.strongest(
+        Membership.objects.filter(user_id=_pk(user), account_id__in=above).values_list(
+            "role", flat=True
+        )
+    )
+    if held is None or not held.covers(Role.SUPPORT):
+        return SupportRefusal.NO_ROLE_ABOVE
+    return SupportGrant(role=held)
+
+
+def support_grant(user: Caller, account: Account) -> SupportGrant | None:
+    """What lets the person act as ``account``, or None (``support_grant_or_refusal``)."""
+    found = support_grant_or_refusal(user, account)
+    return found if isinstance(found, SupportGrant) else None
+
+
 def actable_accounts_for(user: Caller) -> QuerySet[Account]:
-    """The tenants the person may start acting as: for operators every tenant that is not
-    closed; for people, those strictly below an account where they hold the support role or
-    more. Nothing while they already act as someone (no nesting), and never a partner itself."""
+    """The accounts ``support_grant_or_refusal`` grants ``user``, as one query (lists, and an
+    ``Exists`` beside each row): the same checks in SQL, so a change to the rule there is made
+    here too. Nothing while the person already acts as someone, never a partner nor a closed
+    tenant; operators every other tenant; people those strictly below an account where they
+    hold the support role or more."""
     if _reaches_nothing(user) or acting_as(user) is not None:
         return Account.objects.none()
     tenants = Account.objects.filter(parent__isnull=False).exclude(status=Account.Status.CLOSED)
@@ -371,25 +438,6 @@ def actable_accounts_for(user: Caller) -> QuerySet[Account]:
         role__in=Role.at_least(Role.SUPPORT),
     ).exclude(account_id=OuterRef("pk"))
     return tenants.filter(Exists(from_above))
-
-
-def support_grant(user: Caller, account: Account) -> SupportGrant | None:
-    """Why the person may act as ``account`` (see ``actable_accounts_for``), or None."""
-    if _reaches_nothing(user) or acting_as(user) is not None:
-        return None
-    if account.is_partner or account.status == Account.Status.CLOSED:
-        return None
-    if _is_operator(user):
-        return SupportGrant(role=None)
-    above = [pk for pk in account.lineage_pks if pk != account.pk]
-    held = Role.strongest(
-        Membership.objects.filter(user_id=_pk(user), account_id__in=above).values_list(
-            "role", flat=True
-        )
-    )
-    if held is None or not held.covers(Role.SUPPORT):
-        return None
-    return SupportGrant(role=held)
 
 
 def support_sessions_for(user: Caller) -> SupportSessionQuerySet:

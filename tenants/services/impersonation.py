@@ -4,8 +4,8 @@ Services (each one transaction with its audit event, like every service):
 
 - ``start_impersonation(actor, account, *, reason, ticket, minutes, allow_changes, context)``
   opens a ``SupportSession``; ``stop_impersonation(session, *, actor, reason, context)`` ends it.
-  Who may act as whom is ``tenants.access.support_grant``; the checks that give a person a
-  readable refusal are ``check_may_act_as``.
+  Who may act as whom is ``tenants.access.support_grant_or_refusal``; ``check_may_act_as``
+  turns its refusal into a message for the person.
 - ``impersonation_of(session, person)``: a session as the frozen ``Impersonation`` that requests
   (and background conversations queued while acting) carry.
 - ``resume_impersonation(session_id, user)``: what ``tenants.middleware`` calls on each request
@@ -14,10 +14,11 @@ Services (each one transaction with its audit event, like every service):
 - ``record_page_view(impersonation, *, method, path, status, context)``: one audit event per
   page view (written by the middleware).
 - ``audit_upstream_call(impersonation, *, action, details, context)`` (and the async
-  ``aaudit_upstream_call``): one audit event per call made upstream as the tenant while acting,
-  for code that calls the upstream itself (the console). ``action`` names the call
-  (``"conversation.complete"``); ``details`` is a small dict (bot id, status, tokens...), scrubbed
-  of secrets like every audit change.
+  ``aaudit_upstream_call``): one audit event per call made upstream as the tenant while acting.
+  ``tenants.proxy.internal.open_call`` writes one for every in-process call (console, widget key
+  picker, widget preview) whose credential carries the session. ``action`` names the call
+  (``"POST /conversation/create"``); ``details`` is a small dict (account, status, request id...),
+  scrubbed of secrets like every audit change.
 - ``end_expired_sessions()``: Celery beat marks sessions nobody came back to as expired.
 
 Every event of a session, these and each change the person makes while acting (``tenants.audit``
@@ -39,7 +40,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from tenants import access, audit
-from tenants.access import SupportGrant
+from tenants.access import SupportGrant, SupportRefusal
 from tenants.audit import RequestContext
 from tenants.models import Account, AuditEvent, Impersonation, SupportSession
 from tenants.services.errors import AccountError
@@ -69,27 +70,28 @@ class Resumed:
 
 def check_may_act_as(actor: Actor, account: Account) -> SupportGrant:
     """What lets ``actor`` act as ``account``; ``AccountError`` saying why not otherwise."""
-    if actor is None or not actor.is_authenticated:
-        raise AccountError("Sign in to act as a tenant.", "NOT_AUTHENTICATED")
-    acting = access.acting_as(actor)
-    if acting is not None:
-        raise AccountError(
-            f"You already act as {acting.account.name}. Stop first: support sessions do not nest.",
-            "CONFLICT",
-        )
-    if account.is_partner:
-        raise AccountError(
-            f"{account.name} is a partner; support acts as tenants.", "NOT_AUTHORIZED"
-        )
-    if account.status == Account.Status.CLOSED:
-        raise AccountError(f"{account.name} is closed; there is nothing to act as.", "CONFLICT")
-    grant = access.support_grant(actor, account)
-    if grant is None:
-        raise AccountError(
-            f"Acting as {account.name} needs the support role (or more) on an account above it.",
-            "NOT_AUTHORIZED",
-        )
-    return grant
+    found = access.support_grant_or_refusal(actor, account)
+    if isinstance(found, SupportGrant):
+        return found
+    raise AccountError(_refusal_message(found, actor, account), found.code)
+
+
+def _refusal_message(refusal: SupportRefusal, actor: Actor, account: Account) -> str:
+    match refusal:
+        case SupportRefusal.NOT_SIGNED_IN:
+            return "Sign in to act as a tenant."
+        case SupportRefusal.ALREADY_ACTING:
+            acting = access.acting_as(actor)
+            name = acting.account.name if acting is not None else "another tenant"
+            return f"You already act as {name}. Stop first: support sessions do not nest."
+        case SupportRefusal.PARTNER:
+            return f"{account.name} is a partner; support acts as tenants."
+        case SupportRefusal.CLOSED:
+            return f"{account.name} is closed; there is nothing to act as."
+        case SupportRefusal.NO_ROLE_ABOVE:
+            return (
+                f"Acting as {account.name} needs the support role (or more) on an account above it."
+            )
 
 
 def clean_reason(value: str) -> str:

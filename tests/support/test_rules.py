@@ -18,6 +18,7 @@ from tenants import access, tasks
 from tenants.models import Account, Membership, Role, SupportSession
 from tenants.services import AccountError
 from tenants.services.impersonation import (
+    check_may_act_as,
     end_expired_sessions,
     resume_impersonation,
     start_impersonation,
@@ -66,6 +67,60 @@ def test_each_persona_may_act_exactly_as_the_tenants_below_its_support_role(worl
     listed = set(access.actable_accounts_for(user))
     assert actable == MAY_ACT_AS[persona]
     assert listed == {getattr(world, name) for name in MAY_ACT_AS[persona]}
+
+
+def _close(account: Account) -> None:
+    Account.objects.filter(pk=account.pk).update(status=Account.Status.CLOSED)
+    account.refresh_from_db()
+
+
+@pytest.mark.parametrize("state", ["as made", "a tenant closed", "inactive", "acting"])
+@pytest.mark.parametrize("persona", sorted(MAY_ACT_AS))
+def test_the_actable_list_and_the_single_account_rule_agree(world, persona, state):
+    # actable_accounts_for is support_grant_or_refusal written as a query: for every account,
+    # one lists it exactly when the other grants it.
+    user = getattr(world, persona)
+    if state == "a tenant closed":
+        _close(world.a_child)
+    elif state == "inactive":
+        type(user).objects.filter(pk=user.pk).update(is_active=False)
+        user.refresh_from_db()
+    elif state == "acting" and MAY_ACT_AS[persona]:
+        acting_user(user, getattr(world, min(MAY_ACT_AS[persona])))
+    listed = set(access.actable_accounts_for(user))
+    for name in ACCOUNTS:
+        account = getattr(world, name)
+        granted = access.support_grant(user, account) is not None
+        assert (account in listed) == granted, (persona, state, name)
+
+
+@pytest.mark.parametrize("persona", [*sorted(MAY_ACT_AS), "anonymous"])
+def test_a_refusal_to_start_is_the_rules_refusal_with_its_code(world, persona):
+    user = getattr(world, persona)
+    _close(world.a_sibling)
+    for name in (*ACCOUNTS, "a_sibling"):
+        account = getattr(world, name)
+        decided = access.support_grant_or_refusal(user, account)
+        if isinstance(decided, access.SupportGrant):
+            assert check_may_act_as(user, account) == decided
+            continue
+        with pytest.raises(AccountError) as caught:
+            check_may_act_as(user, account)
+        assert caught.value.code == decided.code, (persona, name)
+
+
+@pytest.mark.parametrize(
+    ("refusal", "code"),
+    [
+        (access.SupportRefusal.NOT_SIGNED_IN, "NOT_AUTHENTICATED"),
+        (access.SupportRefusal.ALREADY_ACTING, "CONFLICT"),
+        (access.SupportRefusal.PARTNER, "NOT_AUTHORIZED"),
+        (access.SupportRefusal.CLOSED, "CONFLICT"),
+        (access.SupportRefusal.NO_ROLE_ABOVE, "NOT_AUTHORIZED"),
+    ],
+)
+def test_each_refusal_keeps_the_code_it_always_had(refusal, code):
+    assert refusal.code == code
 
 
 def test_anonymous_may_act_as_nobody(world):
