@@ -124,9 +124,10 @@ class Token(models.Model):
 class WidgetOrigin(models.Model):
     """One web origin (``scheme://host[:port]``) a widget key may be used from by browsers.
 
-    Rows, not a JSON list on the token, so that a browser's CORS preflight, which carries an
-    origin but no key, can ask "does some live widget key list this origin?" through an index
-    (``tenants.widget.origins``). The key's own list travels in its cached record.
+    Rows, not a JSON list on the token, so that the set of origins some live widget key lists
+    is one query for ``tenants.widget.origins``, which holds it in memory for browsers' CORS
+    preflights (an origin, no key); the ``origin`` index serves the admin's and a person's
+    look-ups by origin. The key's own list travels in its cached record.
     """
 
     token = models.ForeignKey(Token, on_delete=models.CASCADE, related_name="widget_origins")

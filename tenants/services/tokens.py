@@ -124,7 +124,7 @@ def _publish_on_commit(token: Token, *, revoke_cached: bool) -> None:
         record_cache.publish(token, revoke_cached=revoke_cached)
         if token.is_widget_key:
             # A browser's preflight asks whether some live key lists its origin: ask again.
-            widget_origins.forget(list(token.widget_origins.values_list("origin", flat=True)))
+            widget_origins.forget()
 
     transaction.on_commit(publish)
 

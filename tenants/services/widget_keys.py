@@ -160,7 +160,7 @@ def change_widget_origins(
 
         def republish() -> None:
             record_cache.publish(locked, revoke_cached=True)
-            widget_origins.forget([*before, *cleaned])
+            widget_origins.forget()
 
         transaction.on_commit(republish)
     return cleaned

@@ -8,31 +8,51 @@ comparison with the header is a plain string equality.
 
 A CORS preflight carries an origin but no key, so it can only ask whether *some* live widget
 key lists the origin (``is_listed``); the request that follows carries the key, and is held to
-that key's own origins (``tenants.widget.app``). ``is_listed`` is on a browser's path: it reads
-this process's memory, then the shared cache, and only on a miss of both the database (one
-indexed query). Widget key services call ``forget`` on commit so a new or changed key is seen
-at once through the shared cache, and by every process within ``LOCAL_SECONDS``.
+that key's own origins (``tenants.widget.app``). ``is_listed`` is on a browser's path, and
+anyone can send preflights with made-up origins, so it answers from this process's memory
+alone, as ``tenants.branding.lookup`` answers for custom hosts:
+
+1. **In-process**: every origin some live widget key lists (with when its last listing key
+   expires, so an expiry needs no announcement), kept while the shared *epoch* is unchanged.
+   Each process reads the epoch (one small key of the widget's shared store: Redis through its
+   asyncio client, else the database cache) at most once every ``LOCAL_SECONDS``, whatever
+   the number of preflights; an unknown origin costs a dictionary look-up, never a query.
+2. **Database**: the whole set, one query, when the epoch changed (once per process per
+   change, one load at a time per event loop), and at least every ``MAX_AGE_SECONDS`` for rows
+   changed outside the services.
+
+The widget key services call ``forget`` once a change is committed (issue, new origins,
+rotation, revocation): it writes a new epoch, so this process reads the set again at its next
+preflight and every other process within ``LOCAL_SECONDS``. A load that read the database just
+before a change committed in this process is not kept (``_Listed.generation``); one in another
+process is replaced after its next epoch check. When the shared store cannot be reached, the
+set is read from the database at most once every ``LOCAL_SECONDS`` (never stale for longer).
 """
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
+import logging
+import math
+import secrets
+import threading
 import time
-from collections.abc import Iterable, Sequence
+import weakref
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from asgiref.sync import sync_to_async
-from django.core.cache import cache
 from django.db.models import Q
 from django.utils import timezone
+
+from tenants.credentials.store import SharedStore, shared_store
+from tenants.widget import conversations
+
+logger = logging.getLogger("tenants.widget")
 
 MAX_ORIGINS = 50
 MAX_LENGTH = 255  # WidgetOrigin.origin
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-_SHARED_PREFIX = "widget:origin:v1:"
-SHARED_SECONDS = 60
-LOCAL_SECONDS = 5.0
-_MAX_LOCAL_ENTRIES = 10_000
 
 
 class OriginError(ValueError):
@@ -96,24 +116,110 @@ def clean_origins(values: Iterable[str]) -> list[str]:
 
 # -- does some live widget key list this origin? -------------------------------------------------
 
-_local: dict[str, tuple[float, bool]] = {}
+EPOCH_KEY = "origins:epoch:v1"
+EPOCH_TTL = 30 * 24 * 3600
+LOCAL_SECONDS = 1.0
+# A safety net for rows changed outside the services (the admin, a shell), which announce
+# nothing: the copy is read again at least this often even when the epoch stays.
+MAX_AGE_SECONDS = 60.0
+_NEVER = math.inf
 
 
-def _shared_key(origin: str) -> str:
-    # Hashed: an origin may be longer than a cache key should be, and comes from a request.
-    return _SHARED_PREFIX + hashlib.sha256(origin.encode()).hexdigest()[:32]
+class _Listed:
+    """This process's copy: each origin some live widget key lists -> until when it is listed
+    (wall-clock seconds; ``inf`` while a listing key has no expiry), valid for one epoch.
+
+    Read by the event loop; dropped by ``forget`` from whichever thread committed a change.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.origins: dict[str, float] | None = None
+        self.loaded_at = float("-inf")
+        self.epoch: str | None = None
+        self.checked_at = float("-inf")
+        self.generation = 0  # bumped on every drop: a load that began before one is stale
+
+    def fresh(self, now: float) -> dict[str, float] | None:
+        origins = self.origins
+        if origins is None or now - self.loaded_at >= MAX_AGE_SECONDS:
+            return None
+        return origins
+
+    def drop(self, epoch: str | None) -> None:
+        with self.lock:
+            self.origins, self.epoch = None, epoch
+            self.generation += 1
+
+    def keep(self, origins: dict[str, float], generation: int, loaded_at: float) -> None:
+        with self.lock:
+            if generation == self.generation:
+                self.origins, self.loaded_at = origins, loaded_at
 
 
-def _listed_in_database(origin: str) -> bool:
+_listed = _Listed()
+# One load at a time per event loop: a burst of preflights after a change costs one query.
+_load_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _store() -> SharedStore:
+    # The widget's namespace: the same store (and Redis connections) as its sessions.
+    return shared_store(conversations.NAMESPACE)
+
+
+def _load_listed() -> dict[str, float]:
     from tenants.models import Token, WidgetOrigin
 
-    now = timezone.now()
-    return WidgetOrigin.objects.filter(
-        Q(token__expires_at__isnull=True) | Q(token__expires_at__gt=now),
-        origin=origin,
-        token__kind=Token.Kind.WIDGET,
-        token__revoked_at__isnull=True,
-    ).exists()
+    rows = (
+        WidgetOrigin.objects.filter(
+            Q(token__expires_at__isnull=True) | Q(token__expires_at__gt=timezone.now()),
+            token__kind=Token.Kind.WIDGET,
+            token__revoked_at__isnull=True,
+        )
+        .order_by()
+        .values_list("origin", "token__expires_at")
+    )
+    listed: dict[str, float] = {}
+    for origin, expires_at in rows:
+        until = _NEVER if expires_at is None else expires_at.timestamp()
+        if until > listed.get(origin, -_NEVER):
+            listed[origin] = until
+    return listed
+
+
+async def _check_epoch(now: float) -> None:
+    # Claimed before the read: the preflights that arrive meanwhile answer from the copy.
+    _listed.checked_at = now
+    try:
+        store = _store()
+        epoch = await store.aget(EPOCH_KEY)
+        if epoch is None:  # a new store: start an epoch, or take the one another process set
+            fresh = secrets.token_hex(8)
+            added = await store.aadd(EPOCH_KEY, fresh, EPOCH_TTL)
+            epoch = fresh if added else await store.aget(EPOCH_KEY)
+    except Exception:
+        logger.warning("widget origins: the shared store is unreachable; reading the database")
+        epoch = None
+    if epoch is None or epoch != _listed.epoch:
+        _listed.drop(epoch)
+
+
+async def _load() -> dict[str, float]:
+    loop = asyncio.get_running_loop()
+    lock = _load_locks.get(loop)
+    if lock is None:
+        lock = _load_locks.setdefault(loop, asyncio.Lock())
+    async with lock:
+        started = time.monotonic()
+        origins = _listed.fresh(started)
+        if origins is not None:  # loaded by a preflight that held the lock before this one
+            return origins
+        generation = _listed.generation
+        origins = await sync_to_async(_load_listed)()
+        _listed.keep(origins, generation, started)
+    return origins
 
 
 async def is_listed(origin: str) -> bool:
@@ -121,30 +227,30 @@ async def is_listed(origin: str) -> bool:
     if not origin or len(origin) > MAX_LENGTH:
         return False
     now = time.monotonic()
-    hit = _local.get(origin)
-    if hit is not None and hit[0] > now:
-        return hit[1]
-    key = _shared_key(origin)
-    shared = await cache.aget(key)
-    if isinstance(shared, bool):
-        listed = shared
-    else:
-        listed = await sync_to_async(_listed_in_database)(origin)
-        await cache.aset(key, listed, timeout=SHARED_SECONDS)
-    if len(_local) >= _MAX_LOCAL_ENTRIES:
-        _local.clear()
-    _local[origin] = (now + LOCAL_SECONDS, listed)
-    return listed
+    if now - _listed.checked_at >= LOCAL_SECONDS:
+        await _check_epoch(now)
+    origins = _listed.fresh(now)
+    if origins is None:
+        origins = await _load()
+    until = origins.get(origin)
+    return until is not None and until > time.time()
 
 
-def forget(origins: Sequence[str]) -> None:
-    """Drop the shared answers for ``origins`` (call on commit of a widget key change)."""
-    if origins:
-        cache.delete_many([_shared_key(origin) for origin in origins])
-    for origin in origins:
-        _local.pop(origin, None)
+def forget() -> None:
+    """After a committed change to widget keys or their origins (issue, change, rotate,
+    revoke): this process reads the listed origins again at its next preflight, every other
+    process within ``LOCAL_SECONDS``."""
+    epoch = secrets.token_hex(8)
+    try:
+        _store().set(EPOCH_KEY, epoch, EPOCH_TTL)
+    except Exception:
+        logger.warning("widget origins: could not reach the shared store to announce a change")
+        _listed.drop(None)
+        return
+    _listed.drop(epoch)
 
 
 def clear_local_cache() -> None:
-    """Forget this process's answers (tests)."""
-    _local.clear()
+    """Forget this process's copy (tests: the database under it was rolled back)."""
+    _listed.drop(None)
+    _listed.checked_at = float("-inf")

@@ -45,7 +45,8 @@ def bots(world: World) -> Bots:  # noqa: F811  (the fixture above)
 
 @pytest.fixture(autouse=True)
 def _fresh_origin_answers() -> Iterator[None]:
-    # The preflight's per-process answers (5 s) must not carry one test's keys into another.
+    # The preflight's per-process copy of the origins must not carry one test's keys into
+    # another (each module's rows are flushed without an announcement).
     origins.clear_local_cache()
     yield
     origins.clear_local_cache()

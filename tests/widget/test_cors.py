@@ -7,11 +7,15 @@ sends; tests/browser/test_widget.py does the same in Chromium.
 
 from __future__ import annotations
 
+import time
+
+import httpx
 import pytest
 
 from tenants.models import Token
 from tenants.services import revoke_token
 from tenants.services.widget_keys import change_widget_origins
+from tenants.widget import origins
 from tests.processes import wait_for
 from tests.widget.helpers import STREAM, chat, events, widget_key
 
@@ -139,8 +143,8 @@ def test_the_preflight_stops_allowing_an_origin_whose_only_key_was_revoked(world
 
     revoke_token(_key_row(key), actor=None)
 
-    # The revocation drops the shared answer on commit (other worker processes keep theirs
-    # for at most tenants.widget.origins.LOCAL_SECONDS; this server shares the test's).
+    # The revocation is announced on commit: this server shares the test's process, so it reads
+    # the origins again at once (tests below: another process within LOCAL_SECONDS).
     assert _preflight(client, "https://gone.example").status_code == 403
     assert chat(client, key, headers={"Origin": "https://gone.example"}).status_code == 401
 
@@ -151,3 +155,32 @@ def test_a_preflight_without_origin_just_says_what_the_endpoint_takes(client):
     assert response.status_code == 204
     assert response.headers["allow"] == "POST, OPTIONS"
     assert "access-control-allow-origin" not in response.headers
+
+
+def test_another_worker_allows_a_new_keys_origin_within_its_epoch_check(
+    world, portal, second_worker
+):
+    origin = "https://new-elsewhere.example"
+    with httpx.Client(base_url=second_worker, timeout=15) as other:
+        assert _preflight(other, origin).status_code == 403  # its copy has no such origin
+
+        widget_key(world, world.a_child, origins=[origin])
+        issued_at = time.monotonic()
+
+        wait_for(lambda: _preflight(other, origin).status_code == 204, 3, "the other worker")
+        assert time.monotonic() - issued_at < origins.LOCAL_SECONDS + 0.5
+
+
+def test_another_worker_stops_allowing_a_revoked_keys_origin_within_its_epoch_check(
+    world, portal, second_worker
+):
+    origin = "https://revoked-elsewhere.example"
+    key = widget_key(world, world.a_child, origins=[origin])
+    with httpx.Client(base_url=second_worker, timeout=15) as other:
+        wait_for(lambda: _preflight(other, origin).status_code == 204, 3, "the other worker")
+
+        revoke_token(_key_row(key), actor=None)
+        revoked_at = time.monotonic()
+
+        wait_for(lambda: _preflight(other, origin).status_code == 403, 3, "the other worker")
+        assert time.monotonic() - revoked_at < origins.LOCAL_SECONDS + 0.5
