@@ -50,8 +50,9 @@ class ConsoleActor:
     account_path: str
     partner_id: int
     account_name: str
-    # The support session the person acts under (support impersonation), if any: each of the
-    # actor's upstream calls is then written to its audit trail (``calls.console_call``).
+    # The support session the person acts under (support impersonation), if any: the actor's
+    # credential carries it, and each of its upstream calls is written to the session's audit
+    # trail (``tenants.proxy.internal.open_call``).
     impersonation: Impersonation | None = None
 
     @classmethod
@@ -85,6 +86,7 @@ class ConsoleActor:
             account_path=self.account_path,
             partner_id=self.partner_id,
             label=self.label,
+            impersonation=self.impersonation,
         )
 
 

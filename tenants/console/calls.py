@@ -5,7 +5,8 @@ own pipeline in-process (``tenants.proxy.internal.open_call``): the same route t
 the same limits (a refusal is the proxy's 429 with its ``limit`` object), the same forwarding
 as the acting account, the same metering (under ``web:<person id>``). Nothing here talks to
 ``portal.upstream`` directly. Every call made while acting as a tenant (support impersonation)
-is written to the support session's audit trail here.
+is written to the support session's audit trail: the actor's credential carries the session,
+and ``open_call`` writes the trail for every in-process call made with such a credential.
 
 ``run_turn`` is one turn of a conversation as the upstream's events, ``{"type", "data"}``:
 
@@ -30,7 +31,6 @@ from typing import Any
 
 from tenants.console.acting import ConsoleActor
 from tenants.proxy.internal import UPSTREAM_ID, Answer, open_call
-from tenants.services.impersonation import aaudit_upstream_call
 
 BOTS_SHOWN = 100
 TERMINAL = frozenset({"result", "error", "abort"})
@@ -66,19 +66,7 @@ async def console_call(
         accept=accept,
         request_id=request_id,
     ) as answer:
-        try:
-            yield answer
-        finally:
-            if actor.impersonation is not None:
-                await aaudit_upstream_call(
-                    actor.impersonation,
-                    action=f"{method} {path}",
-                    details={
-                        "account": actor.account_public_id,
-                        "status": answer.status,
-                        "request_id": request_id,
-                    },
-                )
+        yield answer
 
 
 @dataclass(frozen=True, slots=True)

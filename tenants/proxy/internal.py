@@ -17,6 +17,12 @@ event loop with a synthetic ASGI request, and hands back the answer as it stream
 
 Leaving the block before the answer ended is the client leaving: the pipeline sees a
 disconnect, closes the upstream request and records the partial usage, as for a real client.
+
+A person acting as a tenant (support impersonation) calls with a credential that carries the
+support session (``on_support_trail``; ``person_credential(impersonation=...)``). Every call
+made with one is written to the session's audit trail here, once the call has ended: the
+console's turns, the widget key page's bot picker and the widget preview's turns alike, whatever
+the caller does with the credential on the way (the widget's turn copies it per call).
 """
 
 from __future__ import annotations
@@ -25,15 +31,20 @@ import asyncio
 import contextlib
 import json
 import re
+import secrets
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from tenants.credentials import TokenRecord
 from tenants.limits import Rate
 from tenants.proxy.app import handle
 from tenants.proxy.wire import Message
+from tenants.services.impersonation import aaudit_upstream_call
+
+if TYPE_CHECKING:
+    from tenants.models import Impersonation
 
 # The kind of a credential made here for a person (TokenRecord.kind); never stored.
 # Ids of the upstream's records as they may appear in a path (cuids, aliases): nothing that
@@ -45,6 +56,33 @@ PERSON_KIND = "person"
 CONSOLE_SCOPES = ("conversation:*", "bot:list", "bot:fetch")
 
 
+@dataclass(frozen=True, slots=True)
+class ActingCredential(TokenRecord):
+    """A credential used by a person acting as a tenant: ``open_call`` puts each of its calls on
+    the support session's trail. A subclass rather than an argument of ``open_call`` so that
+    code which only passes a credential along (``tenants.widget.turn``, through
+    ``dataclasses.replace``) keeps the session without knowing about it."""
+
+    impersonation: Impersonation = field(kw_only=True)
+
+
+def on_support_trail(credential: TokenRecord, impersonation: Impersonation | None) -> TokenRecord:
+    """``credential``, carrying ``impersonation`` when the person acts under one."""
+    if impersonation is None:
+        return credential
+    values = {
+        item.name: getattr(credential, item.name)
+        for item in fields(credential)
+        if item.name != "impersonation"
+    }
+    return ActingCredential(**values, impersonation=impersonation)
+
+
+def support_trail_of(credential: TokenRecord) -> Impersonation | None:
+    """The support session whose trail ``credential``'s calls go to, if any."""
+    return credential.impersonation if isinstance(credential, ActingCredential) else None
+
+
 def person_credential(
     *,
     account_id: int,
@@ -53,13 +91,15 @@ def person_credential(
     partner_id: int,
     label: str,
     scopes: tuple[str, ...] = CONSOLE_SCOPES,
+    impersonation: Impersonation | None = None,
 ) -> TokenRecord:
     """A credential for a person acting as an account they were checked to reach.
 
     ``label`` names it in usage and logs (e.g. ``web:42`` for user 42): a call made from a page
     is metered against the account like any other, under that label instead of a token id.
+    ``impersonation``: the support session the person acts under, whose trail gets each call.
     """
-    return TokenRecord(
+    record = TokenRecord(
         token_id=label[:32],
         kind=PERSON_KIND,
         account_id=account_id,
@@ -73,6 +113,7 @@ def person_credential(
         revoked_at=None,
         secret_hash="",
     )
+    return on_support_trail(record, impersonation)
 
 
 @dataclass(slots=True)
@@ -138,8 +179,12 @@ async def open_call(
     """Run one call through the proxy pipeline as ``credential``; see the module docstring.
 
     ``rates``: more requests-per-minute limits, admitted atomically with the call's own (a
-    widget key's chat session).
+    widget key's chat session). A call on a support session's trail without a ``request_id``
+    gets one, so that its trail entry and its usage record name the same call.
     """
+    trail = support_trail_of(credential)
+    if trail is not None and not request_id:
+        request_id = f"support-{secrets.token_hex(8)}"
     payload = json.dumps(dict(body), separators=(",", ":")).encode() if body is not None else b""
     headers: list[tuple[bytes, bytes]] = [(b"accept", accept.encode())]
     if method == "POST":
@@ -187,6 +232,7 @@ async def open_call(
             messages.put_nowait(None)
 
     task = asyncio.get_running_loop().create_task(run())
+    answer: Answer | None = None
     try:
         start = await messages.get()
         if start is None or start["type"] != "http.response.start":
@@ -204,4 +250,17 @@ async def open_call(
     finally:
         # The caller is done: if the answer had not ended, that is a client leaving.
         left.set()
-        await asyncio.shield(task)
+        try:
+            await asyncio.shield(task)
+        finally:
+            # Once the pipeline has ended, so that the upstream stream is not held open while
+            # the trail is written. A pipeline that failed before answering raised above.
+            if trail is not None and answer is not None:
+                details: dict[str, Any] = {
+                    "account": credential.account_public_id,
+                    "status": answer.status,
+                    "request_id": request_id,
+                }
+                if run_as:
+                    details["run_as"] = run_as
+                await aaudit_upstream_call(trail, action=f"{method} {path}", details=details)

@@ -8,12 +8,15 @@ the snippet; afterwards the snippet shows ``ppw_…last4`` where the value goes.
 The live preview is the widget script itself on the key's page, talking to
 ``widget-key-preview``: the portal's own origin is never added to a key, so the preview
 authenticates by the person's session (and CSRF token) instead of the key, and runs the very
-same turn as ``/v1/chat/stream`` with the key's record (same bot, limits and metering).
+same turn as ``/v1/chat/stream`` with the key's record (same bot, limits and metering). A person
+acting as the tenant previews with a record that carries their support session, so the turn's
+upstream calls are on its trail (``tenants.proxy.internal.on_support_trail``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import secrets
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -42,6 +45,7 @@ from tenants.console.calls import list_bots
 from tenants.credentials.records import TokenRecord, record_from_token
 from tenants.forms import WidgetKeyForm, WidgetOriginsForm
 from tenants.models import Account, Role, Token
+from tenants.proxy.internal import on_support_trail
 from tenants.services import AccountError
 from tenants.services.widget_keys import change_widget_origins, issue_widget_key
 from tenants.views.accounts import visible_lineage
@@ -226,7 +230,7 @@ def _preview_record(request: HttpRequest, token_id: str) -> TokenRecord:
     access.require_role(request.user, key.account, Role.SUPPORT)
     if not key.is_usable:
         raise WidgetError(409, f"This widget key is {key.status}: there is nothing to preview.")
-    return record_from_token(key)
+    return on_support_trail(record_from_token(key), access.acting_as(request.user))
 
 
 def _refused(error: WidgetError) -> JsonResponse:
@@ -252,7 +256,9 @@ async def widget_key_preview(request: HttpRequest, token_id: str) -> HttpRespons
         chat = parse_chat_request(request.body, request.headers.get("Content-Type", ""))
     except WidgetError as error:
         return _refused(error)
-    turn = chat_turn(record, chat, request_id=request.headers.get("X-Request-ID", "")[:64])
+    # One id for the turn's calls (create and complete), in usage and on a support trail alike.
+    request_id = request.headers.get("X-Request-ID", "")[:64] or f"preview-{secrets.token_hex(8)}"
+    turn = chat_turn(record, chat, request_id=request_id)
     try:
         first = await anext(turn)
     except WidgetError as error:

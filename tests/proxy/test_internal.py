@@ -7,6 +7,7 @@ and must be scoped, limited and metered exactly like a token's call through /v1.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Coroutine
 from typing import Any
 
@@ -16,8 +17,14 @@ from django.db import connections
 from tenants.credentials import TokenRecord
 from tenants.metering.buffer import default_buffer
 from tenants.metering.models import UsageEvent
-from tenants.models import Account
-from tenants.proxy.internal import open_call, person_credential
+from tenants.models import Account, AuditEvent
+from tenants.proxy.internal import on_support_trail, open_call, person_credential
+from tenants.services.impersonation import (
+    impersonation_of,
+    start_impersonation,
+    stop_impersonation,
+)
+from tests.factories import make_user
 from tests.limits.live.helpers import limited_tenant
 
 
@@ -134,3 +141,28 @@ def test_leaving_mid_stream_closes_the_call_and_keeps_the_partial_usage(world):
     (event,) = UsageEvent.objects.filter(token_id="web:leave")
     assert event.client_disconnected is True
     assert 2 <= event.tokens < 50
+
+
+def test_a_credential_carrying_a_support_session_puts_each_call_on_its_trail(world):
+    operator = make_user("internal-operator", staff=True)
+    support = start_impersonation(operator, world.a_child, reason="Ticket 3: answers are empty")
+    acting = impersonation_of(support, operator)
+    # Copied as the widget's turn copies its key's record: the session stays on the copy.
+    credential = dataclasses.replace(
+        on_support_trail(_person(world.a_child, "web:trail"), acting), rpm=None
+    )
+    try:
+        status, _, _ = _run_and_flush(_complete(credential))
+        plain, _, _ = _run_and_flush(_complete(_person(world.a_child, "web:no-trail")))
+    finally:
+        stop_impersonation(support, actor=operator)
+
+    assert (status, plain) == (200, 200)
+    (call,) = AuditEvent.objects.filter(
+        correlation_id=support.correlation_id, action="support.upstream_call"
+    )
+    assert call.changes["call"] == "POST /conversation/complete"
+    assert (call.changes["account"], call.changes["status"]) == (world.a_child.public_id, 200)
+    # A call made without a request id gets one: its trail entry and its usage name the same.
+    (usage,) = UsageEvent.objects.filter(token_id="web:trail")
+    assert call.changes["request_id"] == usage.request_id != ""

@@ -7,7 +7,9 @@ Who may reach each page is in tests/pages/test_permissions.py with every other p
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -17,10 +19,12 @@ from django.test import Client
 from django.utils.module_loading import import_string
 
 from tenants.metering.models import UsageEvent
-from tenants.models import AuditEvent, Role, Token
+from tenants.middleware import SESSION_KEY as SUPPORT_SESSION_KEY
+from tenants.models import AuditEvent, Role, SupportSession, Token
+from tenants.services.impersonation import start_impersonation, stop_impersonation
 from tests.factories import make_member, make_user
 from tests.processes import wait_for
-from tests.widget.helpers import SITE, chat, events, session
+from tests.widget.helpers import SITE, chat, events, session, widget_key
 
 
 @pytest.fixture(scope="module")
@@ -173,16 +177,25 @@ def test_rotating_a_widget_key_shows_its_new_snippet_and_comes_back_to_the_widge
 # -- the live preview ------------------------------------------------------------------------
 
 
+@contextmanager
+def browser(portal, person, *, acting: SupportSession | None = None) -> Iterator[httpx.Client]:
+    """An HTTP client of the live portal with ``person``'s session (acting under ``acting``)."""
+    store = import_string(f"{settings.SESSION_ENGINE}.SessionStore")()
+    store[SESSION_KEY] = str(person.pk)
+    store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+    store[HASH_SESSION_KEY] = person.get_session_auth_hash()
+    if acting is not None:
+        store[SUPPORT_SESSION_KEY] = acting.pk
+    store.save()
+    with httpx.Client(base_url=portal.url, timeout=15) as http:
+        http.cookies.set(settings.SESSION_COOKIE_NAME, str(store.session_key))
+        yield http
+
+
 @pytest.fixture
 def logged_in(portal, admin) -> Iterator[httpx.Client]:
     """An HTTP client of the live portal with the admin's session and CSRF cookie."""
-    store = import_string(f"{settings.SESSION_ENGINE}.SessionStore")()
-    store[SESSION_KEY] = str(admin.pk)
-    store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
-    store[HASH_SESSION_KEY] = admin.get_session_auth_hash()
-    store.save()
-    with httpx.Client(base_url=portal.url, timeout=15) as http:
-        http.cookies.set(settings.SESSION_COOKIE_NAME, store.session_key)
+    with browser(portal, admin) as http:
         yield http
 
 
@@ -233,6 +246,75 @@ def test_the_preview_refuses_a_bad_payload_in_the_streams_shape(
 
     assert response.status_code == 400
     assert list(response.json()) == ["error"]
+
+
+@pytest.fixture(scope="module")
+def partner_support(world):
+    """Support on Partner A: may preview A Child's keys as themselves, or act as A Child."""
+    user = make_user("widget-partner-support")
+    make_member(user, world.partner_a, Role.SUPPORT)
+    return user
+
+
+def _preview_turn(http: httpx.Client, token: Token, request_id: str) -> httpx.Response:
+    http.get(f"/widget-keys/{token.token_id}/")  # sets the CSRF cookie
+    return http.post(
+        f"/widget-keys/{token.token_id}/preview/",
+        json={"sessionId": session(), "message": "Does the widget answer?"},
+        headers={"X-CSRFToken": http.cookies["csrftoken"], "X-Request-ID": request_id},
+    )
+
+
+def _support_upstream_calls(request_id: str) -> list[AuditEvent]:
+    return list(
+        AuditEvent.objects.filter(
+            action="support.upstream_call", changes__request_id=request_id
+        ).order_by("pk")
+    )
+
+
+def test_a_preview_turn_made_while_acting_is_on_the_support_sessions_trail(
+    world, bots, portal, partner_support
+):
+    widget_key(world, world.a_child, bots.a_child)
+    token = Token.objects.filter(kind=Token.Kind.WIDGET, account=world.a_child).latest("pk")
+    support = start_impersonation(partner_support, world.a_child, reason="Ticket 2: widget")
+    try:
+        with browser(portal, partner_support, acting=support) as http:
+            response = _preview_turn(http, token, "preview-while-acting")
+    finally:
+        stop_impersonation(support, actor=partner_support)
+
+    assert response.status_code == 200
+    assert events(response)[-1]["type"] == "done"
+    calls = _support_upstream_calls("preview-while-acting")
+    assert len(calls) == 2
+    assert calls[0].changes["call"] == "POST /conversation/create"
+    assert re.fullmatch(r"POST /conversation/[\w-]+/complete", calls[1].changes["call"])
+    assert {call.correlation_id for call in calls} == {support.correlation_id}
+    assert {(call.actor_id, call.account_id) for call in calls} == {
+        (partner_support.pk, world.a_child.pk)
+    }
+    assert {(call.changes["account"], call.changes["status"]) for call in calls} == {
+        (world.a_child.public_id, 200)
+    }
+
+
+def test_a_preview_turn_made_as_oneself_is_on_no_support_trail(
+    world, bots, portal, partner_support
+):
+    widget_key(world, world.a_child, bots.a_child)
+    token = Token.objects.filter(kind=Token.Kind.WIDGET, account=world.a_child).latest("pk")
+
+    with browser(portal, partner_support) as http:
+        response = _preview_turn(http, token, "preview-as-oneself")
+
+    assert response.status_code == 200
+    assert events(response)[-1]["type"] == "done"
+    assert _support_upstream_calls("preview-as-oneself") == []
+    # The turn did reach the upstream, under the key, with the id it was given.
+    recorded = UsageEvent.objects.filter(token_id=token.token_id, request_id="preview-as-oneself")
+    wait_for(lambda: recorded.count() >= 2, 5, "the preview's usage events")
 
 
 def test_the_script_is_served_at_a_stable_address_with_revalidation(client):
