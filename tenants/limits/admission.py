@@ -64,6 +64,7 @@ async def admit(
     metering: str,
     body: Mapping[str, Any],
     rates: Sequence[Rate] = (),
+    follow_up: bool = False,
     now: datetime | None = None,
     counters: Counters | None = None,
 ) -> Reservation:
@@ -75,7 +76,13 @@ async def admit(
     counters = counters or backend()
     cost = cost_of(metering, body)
     checks = checks_for(
-        token_id=token_id, token_rpm=token_rpm, levels=levels, cost=cost, now=now, rates=rates
+        token_id=token_id,
+        token_rpm=token_rpm,
+        levels=levels,
+        cost=cost,
+        now=now,
+        rates=rates,
+        follow_up=follow_up,
     )
     if not any(check.enforced for check in checks):
         return Reservation(counters, [], [], [], cost)

@@ -179,16 +179,20 @@ def checks_for(
     cost: Cost,
     now: datetime,
     rates: Sequence[Rate] = (),
+    follow_up: bool = False,
 ) -> list[Check]:
     """Every check of one call: the token's rate, the call's other ``rates``, then each level
-    from the acting account up."""
+    from the acting account up. ``follow_up``: a later call of one request already admitted
+    (a widget turn's complete after its create): quotas only, no rate counted again."""
     checks: list[Check] = []
+    if follow_up:
+        token_rpm, rates = None, ()
     if token_rpm is not None:
         checks.append(Check(f"token:{token_id}", Kind.RATE, RATE, token_rpm, 1, None, None))
     for rate in rates:
         checks.append(Check(rate.subject, Kind.RATE, RATE, rate.limit, 1, None, None, rate.label))
     for level in reversed(levels):
-        if level.rpm is not None:
+        if level.rpm is not None and not follow_up:
             checks.append(Check(level.subject, Kind.RATE, RATE, level.rpm, 1, None, level))
         wanted = (
             ("messages", Kind.QUOTA, cost.messages),

@@ -73,14 +73,17 @@ async def handle(
     *,
     caller: TokenRecord | None = None,
     rates: Sequence[limits.Rate] = (),
+    follow_up: bool = False,
 ) -> None:
-    """One call through the pipeline; ``caller`` and ``rates`` are set by the portal's own
-    faces only.
+    """One call through the pipeline; ``caller``, ``rates`` and ``follow_up`` are set by the
+    portal's own faces only.
 
     ``caller``: a credential the portal already checked (a person in the console, a widget key):
     the call skips the ``Authorization`` header and goes through every other step as a token's
     call would (tenants/proxy/internal.py). ``rates``: more requests-per-minute limits admitted
-    with the call's own (a widget key's chat session).
+    with the call's own (a widget key's chat session). ``follow_up``: a later upstream call of
+    one request already admitted (a widget turn's complete after its create): its quotas are
+    checked and reserved, no requests-per-minute limit counts it again.
     """
     request: Request | None = None
     # -- metering (tenants.metering): what the finally below records of an authenticated call.
@@ -123,7 +126,7 @@ async def handle(
         # -- limits (tenants.limits): admission, after everything that is free to refuse and
         # before anything that costs an upstream call; settled when the call ends. ---------------
         metering = matched.route.metering if matched.route is not None else routes.Metering.NONE
-        reservation = await _admit(record, identity, metering, fields, rates)
+        reservation = await _admit(record, identity, metering, fields, rates, follow_up)
         # One meter per call (tenants.metering): the settle reads the upstream's reported
         # tokens from it, and metering records it in the finally below.
         meter = UsageMeter()
@@ -205,6 +208,7 @@ async def _admit(
     metering: str,
     fields: dict[str, object],
     rates: Sequence[limits.Rate],
+    follow_up: bool,
 ) -> limits.Reservation:
     try:
         return await limits.admit(
@@ -214,6 +218,7 @@ async def _admit(
             metering=metering,
             body=fields,
             rates=rates,
+            follow_up=follow_up,
         )
     except limits.LimitExceeded as refusal:
         raise ProxyError(

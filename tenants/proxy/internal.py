@@ -175,11 +175,13 @@ async def open_call(
     accept: str = "application/jsonl",
     request_id: str = "",
     rates: Sequence[Rate] = (),
+    follow_up: bool = False,
 ) -> AsyncIterator[Answer]:
     """Run one call through the proxy pipeline as ``credential``; see the module docstring.
 
     ``rates``: more requests-per-minute limits, admitted atomically with the call's own (a
-    widget key's chat session). A call on a support session's trail without a ``request_id``
+    widget key's chat session). ``follow_up``: a later call of a request already admitted (see
+    ``handle``). A call on a support session's trail without a ``request_id``
     gets one, so that its trail entry and its usage record name the same call.
     """
     trail = support_trail_of(credential)
@@ -227,7 +229,7 @@ async def open_call(
 
     async def run() -> None:
         try:
-            await handle(scope, receive, send, caller=credential, rates=rates)
+            await handle(scope, receive, send, caller=credential, rates=rates, follow_up=follow_up)
         finally:
             messages.put_nowait(None)
 

@@ -15,8 +15,11 @@ limits admission (429 with ``Retry-After``) and usage events as any proxied call
    there: the visitor loses the history, not the message.
 
 The key's own rate and its chat session's rate (``Token.session_rpm``) are admitted with the
-turn's first upstream call, in the same atomic step as the account's limits, so each turn
-counts once against them whatever it takes upstream.
+turn's first upstream call, in the same atomic step as the account's limits; its later calls
+(the complete after a create, a second create when the conversation was gone) are admitted as
+follow-ups: quotas checked and reserved, no rate counted again. A visitor's message counts
+once against every requests-per-minute limit, the account's and its ancestors' included,
+whatever it takes upstream.
 
 What visitors read never names the tenant, its reseller or the upstream host (a white-label
 site shows it to the public); the details go to the log and to the usage events the tenant's
@@ -102,7 +105,8 @@ def session_rate(record: TokenRecord, session_id: str) -> list[Rate]:
 
 class _Calls:
     """The turn's upstream calls as whom, with which rates: the first carries the key's rate
-    and the session's, later ones only the account's limits (the turn counts once). The first
+    and the session's and counts against every rate; later ones are follow-ups (quotas only),
+    so the turn counts once. The first
     answer's ``RateLimit-*`` (the tightest of all of them) go out with the stream."""
 
     def __init__(self, record: TokenRecord, session_id: str) -> None:
@@ -110,11 +114,12 @@ class _Calls:
         self._rates: list[Rate] | None = session_rate(record, session_id)
         self.rate_headers: Headers = []
 
-    def take(self) -> tuple[TokenRecord, list[Rate]]:
+    def take(self) -> tuple[TokenRecord, list[Rate], bool]:
+        """(credential, rates, follow_up) of the turn's next call."""
         if self._rates is not None:
             rates, self._rates = self._rates, None
-            return self._credential, rates
-        return dataclasses.replace(self._credential, rpm=None), []
+            return self._credential, rates, False
+        return self._credential, [], True
 
     def answered(self, answer: Answer) -> None:
         if not self.rate_headers:
@@ -151,13 +156,14 @@ async def chat_turn(
                 record.token_id, request.session_id, created
             )
     while True:
-        credential, rates = calls.take()
+        credential, rates, follow_up = calls.take()
         async with open_call(
             credential,
             "POST",
             f"/conversation/{conversation_id}/complete",
             body={"text": request.message},
             rates=rates,
+            follow_up=follow_up,
             request_id=request_id,
         ) as answer:
             calls.answered(answer)
@@ -180,7 +186,7 @@ async def chat_turn(
 
 
 async def _create(bot_id: str, calls: _Calls, *, request_id: str) -> str:
-    credential, rates = calls.take()
+    credential, rates, follow_up = calls.take()
     async with open_call(
         credential,
         "POST",
@@ -188,6 +194,7 @@ async def _create(bot_id: str, calls: _Calls, *, request_id: str) -> str:
         body={"botId": bot_id},
         accept="application/json",
         rates=rates,
+        follow_up=follow_up,
         request_id=request_id,
     ) as answer:
         calls.answered(answer)

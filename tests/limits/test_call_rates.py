@@ -14,6 +14,7 @@ from django.db import connections
 from tenants import limits
 from tenants.limits.counters import Counters
 from tenants.limits.db_counters import DatabaseCounters, prune_rate_windows
+from tenants.limits.policy import checks_for, cost_of
 from tenants.models import LimitCounter, RateHit
 from tests.limits.conftest import level
 
@@ -133,3 +134,27 @@ def test_idle_session_windows_are_pruned_and_come_back_when_used():
         assert len(_refusals(again)) == 1
     finally:
         asyncio.run(sync_to_async(connections.close_all)())
+
+
+def test_a_follow_up_call_is_held_to_the_quotas_but_counted_by_no_rate():
+    partner, tenant = level("Reseller", rpm=100, messages=10), level("Shop", rpm=5, messages=3)
+    now = datetime(2026, 11, 23, tzinfo=UTC)
+    cost = cost_of("stream", {})
+
+    def checks(follow_up: bool) -> set[tuple[str, str]]:
+        found = checks_for(
+            token_id="tok_key",
+            token_rpm=7,
+            levels=[partner, tenant],
+            cost=cost,
+            now=now,
+            rates=[_session(2)],
+            follow_up=follow_up,
+        )
+        return {(check.subject, check.name) for check in found}
+
+    first, later = checks(False), checks(True)
+
+    assert {name for _, name in first} == {"rpm", "messages", "tokens"}
+    assert sum(name == "rpm" for _, name in first) == 4  # token, session, tenant, partner
+    assert later == {item for item in first if item[1] != "rpm"}

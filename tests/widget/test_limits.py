@@ -150,3 +150,16 @@ def test_a_visitor_leaving_mid_reply_ends_the_upstream_call_and_keeps_its_usage(
     wait_for(
         lambda: world.sandbox.state()["streams"]["activeStreams"] == 0, 5, "the upstream to stop"
     )
+
+
+def test_a_new_sessions_first_turn_counts_once_against_the_accounts_rate(world, client):
+    # A first turn creates the session's conversation and then completes it: two calls
+    # upstream, one visitor message, so one request against the account's rpm (as against the
+    # key's and the session's).
+    tenant = limited_tenant(world, rpm=2)
+    key = widget_key(world, tenant, make_bot(world, tenant))
+
+    answers = [chat(client, key, "hi", session_id=session()) for _ in range(3)]
+
+    assert [answer.status_code for answer in answers] == [200, 200, 429]
+    assert _error(answers[-1]).startswith("Too many requests: this chat is busy")
