@@ -32,7 +32,8 @@ from typing import Any
 from tenants.console.acting import ConsoleActor
 from tenants.proxy.internal import UPSTREAM_ID, Answer, open_call
 
-BOTS_SHOWN = 100
+# The pickers list this many of an account's bots, the newest first.
+BOTS_SHOWN = 1_000
 TERMINAL = frozenset({"result", "error", "abort"})
 # Keep-alives of the stream itself, not events of the turn.
 _KEEPALIVES = frozenset({"ping", "nop"})
@@ -73,25 +74,37 @@ async def console_call(
 class Bots:
     items: list[dict[str, Any]]
     problem: Event | None = None  # the error event when they could not be listed
+    more: bool = False  # the account has more than BOTS_SHOWN: the newest are listed
 
 
 async def list_bots(actor: ConsoleActor, *, correlation_id: str = "") -> Bots:
-    """The acting account's bots (the first page), or why they could not be listed."""
+    """The acting account's newest ``BOTS_SHOWN`` bots, or why they could not be listed.
+
+    One upstream call whatever the number: the JSONL form of a list walks every page on the
+    upstream's side (UPSTREAM.md §9; a JSON page holds at most 100), and leaving the block once
+    enough have arrived closes the stream there.
+    """
+    items: list[dict[str, Any]] = []
+    more = False
     async with console_call(
-        actor,
-        "GET",
-        "/bot/list",
-        query={"take": str(BOTS_SHOWN)},
-        accept="application/json",
-        correlation_id=correlation_id,
+        actor, "GET", "/bot/list", accept="application/jsonl", correlation_id=correlation_id
     ) as answer:
-        body = await _json_or_none(answer)
-    if answer.status >= 400 or not isinstance(body, dict):
-        return Bots([], problem_event(answer.status, body))
-    items = body.get("items")
-    if not isinstance(items, list):
-        return Bots([])
-    return Bots([item for item in items if isinstance(item, dict)])
+        if answer.status >= 400:
+            return Bots([], problem_event(answer.status, await _json_or_none(answer)))
+        try:
+            async for event in answer.events():
+                if event.get("type") == "error":
+                    return Bots(items, problem_event(answer.status, event.get("data")))
+                bot = event.get("data")
+                if event.get("type") != "item" or not isinstance(bot, dict):
+                    continue  # nop, and anything newer the contract says to ignore (§6.4)
+                if len(items) == BOTS_SHOWN:
+                    more = True
+                    break
+                items.append(bot)
+        except ValueError:  # a line that is not JSON
+            return Bots(items, problem_event(502, None))
+    return Bots(items, more=more)
 
 
 @dataclass(frozen=True, slots=True)

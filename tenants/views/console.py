@@ -88,6 +88,10 @@ async def console(request: HtmxHttpRequest) -> HttpResponse:
         bots: Bots = await list_bots(actor)
         context["bots"] = bots.items
         context["bots_problem"] = bots.problem
+        context["bots_more"] = bots.more
+        # A bot from a link that is not among those listed (an older one) stays choosable.
+        bot = context["bot"]
+        context["bot_unlisted"] = bool(bot) and all(item.get("id") != bot for item in bots.items)
     return await sync_to_async(render_page)(
         request, "console/console.html", context, partial=partial
     )

@@ -117,6 +117,9 @@ def _bot_choices(
     bots = async_to_sync(list_bots)(ConsoleActor.of(person, account))
     if bots.problem is not None:
         return None, str(bots.problem["data"]["message"])
+    if bots.more:
+        # Not all of them fit a picker: the bot's id is typed, and checked like any other.
+        return None, f"{account.name} has more than {len(bots.items):,} bots"
     return [
         (str(item["id"]), _bot_label(str(item["id"]), str(item.get("name") or "")))
         for item in bots.items
