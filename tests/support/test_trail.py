@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from asgiref.sync import sync_to_async
+from django.db import connections
 from django.test import Client
 
 from tenants.models import AuditEvent, Role, SupportSession
@@ -129,7 +131,16 @@ def test_upstream_calls_can_be_audited_from_async_code(world):
     session = start_impersonation(world.a_admin, world.a_child, reason=REASON)
     acting = resume_impersonation(session.pk, world.a_admin).impersonation
     assert acting is not None
-    event = asyncio.run(aaudit_upstream_call(acting, action="bot.list", details={"items": 3}))
+
+    async def audit() -> AuditEvent:
+        try:
+            return await aaudit_upstream_call(acting, action="bot.list", details={"items": 3})
+        finally:
+            # The write ran on asgiref's thread: close that thread's connection (PostgreSQL
+            # will not drop a test database that is still in use).
+            await sync_to_async(connections.close_all)()
+
+    event = asyncio.run(audit())
     assert AuditEvent.objects.get(pk=event.pk).correlation_id == session.correlation_id
 
 
