@@ -17,6 +17,7 @@ the shared one.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -133,11 +134,12 @@ class _Entry:
 
 
 _local: dict[str, _Entry] = {}
-# Loads under way, by key: each a task of the event loop that started it, so that a caller
-# that leaves (its client went away) does not cancel the load the others wait for.
-_loading: dict[str, asyncio.Task[Any]] = {}
+# Loads under way, by key and the generation they began in: each a task of the event loop that
+# started it, so that a caller that leaves (its client went away) does not cancel the load the
+# others wait for.
+_loading: dict[tuple[str, int], asyncio.Task[Any]] = {}
 # Bumped by ``forget_account`` and ``clear_local_cache`` (from any thread): a load that began
-# before must not put back what was just forgotten.
+# before must not put back what was just forgotten, nor answer a caller that came after.
 _generation = 0
 
 
@@ -147,12 +149,16 @@ async def _cached[T](
     """Value for ``key`` from memory, else ``load()`` (which may use the shared cache)."""
     now = time.monotonic()
     entry = _local.get(key)
+    under_way = (key, _generation)
     if entry is not None and now < entry.expires_at:
-        if now >= entry.refresh_at and key not in _loading:
-            _start_load(key, load, negative)  # nobody waits for it
+        if now >= entry.refresh_at and under_way not in _loading:
+            # Nobody waits for it, so it runs in a context of its own: the caller's may be
+            # gone before it reads (a sync view's ``async_to_sync``, whose thread executor
+            # quits when the call returns).
+            _start_load(key, load, negative, context=contextvars.Context())
         value: T | None = entry.value
         return value
-    task = _loading.get(key)
+    task = _loading.get(under_way)
     if task is None or task.get_loop() is not asyncio.get_running_loop():
         task = _start_load(key, load, negative)
     result: T | None = await asyncio.shield(task)
@@ -160,32 +166,39 @@ async def _cached[T](
 
 
 def _start_load[T](
-    key: str, load: Callable[[], Awaitable[T | None]], negative: bool
+    key: str,
+    load: Callable[[], Awaitable[T | None]],
+    negative: bool,
+    context: contextvars.Context | None = None,
 ) -> asyncio.Task[T | None]:
     generation = _generation
+    under_way = (key, generation)
+    # The value's life counts from here: it may be read at any moment of the load.
+    started = time.monotonic()
 
     async def run() -> T | None:
         value = await load()
-        _store(key, value, negative, generation)
+        _store(key, value, negative, generation, started)
         return value
 
-    task = asyncio.get_running_loop().create_task(run())
-    _loading[key] = task
-    task.add_done_callback(lambda done: _load_done(key, done))
+    task = asyncio.get_running_loop().create_task(run(), context=context)
+    _loading[under_way] = task
+    task.add_done_callback(lambda done: _load_done(under_way, done))
     return task
 
 
-def _load_done(key: str, task: asyncio.Task[Any]) -> None:
-    if _loading.get(key) is task:
-        del _loading[key]
+def _load_done(under_way: tuple[str, int], task: asyncio.Task[Any]) -> None:
+    if _loading.get(under_way) is task:
+        del _loading[under_way]
     if not task.cancelled() and task.exception() is not None:
         # Retrieved here, so a refresh nobody waited for is not reported as lost. An entry
         # still in date keeps serving; the first call after it expires loads in front of
         # itself and gets the error.
-        logger.warning("loading %s failed", key.partition(":")[0], exc_info=task.exception())
+        kind = under_way[0].partition(":")[0]
+        logger.warning("loading %s failed", kind, exc_info=task.exception())
 
 
-def _store(key: str, value: Any, negative: bool, generation: int) -> None:
+def _store(key: str, value: Any, negative: bool, generation: int, started: float) -> None:
     if generation != _generation:
         return
     if value is None and not negative:
@@ -194,8 +207,7 @@ def _store(key: str, value: Any, negative: bool, generation: int) -> None:
     if len(_local) >= _MAX_LOCAL_ENTRIES:
         _local.clear()
     ttl = settings.PROXY_ACCOUNT_CACHE_SECONDS if value is not None else _NEGATIVE_SECONDS
-    now = time.monotonic()
-    _local[key] = _Entry(value, now + ttl * _REFRESH_AT, now + ttl)
+    _local[key] = _Entry(value, started + ttl * _REFRESH_AT, started + ttl)
 
 
 _shared_cache: BaseCache | None = None

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync, sync_to_async
 
 from tenants.proxy import acting
 
@@ -186,5 +187,95 @@ def test_unknown_ids_are_remembered_briefly(clock: Clock) -> None:
         clock.now += 1.01  # _NEGATIVE_SECONDS
         await acting._cached("public:nope", loads, negative=True)
         assert loads.calls == 2
+
+    asyncio.run(scenario())
+
+
+def test_a_caller_after_the_account_is_forgotten_does_not_get_the_load_from_before(
+    clock: Clock,
+) -> None:
+    async def scenario() -> None:
+        before = Loads("before the change")
+        before.release.clear()
+        early = asyncio.create_task(acting._cached("account:1", before))
+        await asyncio.sleep(0)
+        acting.clear_local_cache()  # what forget_account does, once the change committed
+
+        late = asyncio.create_task(acting._cached("account:1", Loads("after the change")))
+        await asyncio.sleep(0)
+        before.release.set()
+
+        assert await early == "before the change"  # already under way: it may have it
+        assert await late == "after the change"  # asked after the change: it may not
+
+    asyncio.run(scenario())
+
+
+def test_a_caller_after_the_account_is_forgotten_does_not_get_a_reload_from_before(
+    clock: Clock,
+) -> None:
+    async def scenario() -> None:
+        before = Loads("before the change")
+        await acting._cached("account:1", before)
+        clock.now += TTL * 0.9
+        before.release.clear()
+        assert await acting._cached("account:1", before) == "before the change"
+        await asyncio.sleep(0)  # the background reload is under way, reading the old row
+        acting.clear_local_cache()
+
+        late = asyncio.create_task(acting._cached("account:1", Loads("after the change")))
+        await asyncio.sleep(0)
+        before.release.set()
+
+        assert await late == "after the change"
+
+    asyncio.run(scenario())
+
+
+def test_a_slow_load_is_not_used_longer_than_its_life_after_it_began(clock: Clock) -> None:
+    async def scenario() -> None:
+        loads = Loads("read at the start")
+        loads.release.clear()
+        caller = asyncio.create_task(acting._cached("account:1", loads))
+        await asyncio.sleep(0)
+        clock.now += 2.0  # the shared cache or the database took its time
+        loads.release.set()
+        assert await caller == "read at the start"
+
+        clock.now += TTL - 2.0 + 0.001  # the value was read more than a life ago
+        loads.value = "read again"
+        assert await acting._cached("account:1", loads) == "read again"
+
+    asyncio.run(scenario())
+
+
+def test_a_reload_started_by_a_sync_views_call_outlives_that_call(clock: Clock) -> None:
+    # The widget key page lists bots from a sync view (async_to_sync onto the server's loop):
+    # a background reload it starts must not depend on that view's thread, which moves on.
+    async def scenario() -> None:
+        reading = asyncio.Event()
+        loads = 0
+
+        async def load() -> str:
+            nonlocal loads
+            loads += 1
+            await reading.wait()
+            return await sync_to_async(lambda: f"load {loads}")()
+
+        def sync_view() -> Any:
+            return async_to_sync(acting._cached)("account:1", load)
+
+        reading.set()
+        assert await sync_to_async(sync_view)() == "load 1"
+        clock.now += TTL * 0.9
+        reading.clear()
+        assert await sync_to_async(sync_view)() == "load 1"  # starts the reload, returns
+        (reload,) = acting._loading.values()
+        reading.set()  # the reload reads once the view has moved on
+        await asyncio.wait([reload])
+
+        clock.now += TTL * 0.5  # past the first entry's life: the reload's answers
+        assert await acting._cached("account:1", load) == "load 2"
+        assert loads == 2
 
     asyncio.run(scenario())
