@@ -7,10 +7,12 @@ import secrets
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AnonymousUser, User
+from django.db import transaction
 
 from tenants.models import Account, Membership, Role, Token, WidgetOrigin
 from tenants.services import create_partner
 from tenants.services.tokens import issue_credential
+from tenants.widget import origins as widget_origins
 
 _numbers = itertools.count(1)
 # Local-only partners point here: nothing listens, so a test that reaches the upstream by
@@ -142,4 +144,7 @@ def make_widget_key(
     WidgetOrigin.objects.bulk_create(
         [WidgetOrigin(token=issued.token, origin=origin) for origin in origins]
     )
+    # issue_credential announced the key when it committed, before these rows existed: announce
+    # again, as the service does once a key's origins are saved, so preflights see them.
+    transaction.on_commit(widget_origins.forget)
     return issued.token
