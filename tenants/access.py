@@ -18,9 +18,7 @@ Rules:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import Enum
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, F, OuterRef, Q
@@ -28,8 +26,10 @@ from django.db.models.functions import Length
 from django.db.models.lookups import StartsWith
 from django.http import Http404
 
-from tenants import access_tokens, acting
+from tenants import access_support, access_tokens, acting
 from tenants.acting import acting_role, read_only_message
+from tenants.callers import is_operator as is_operator  # re-exported: access.is_operator
+from tenants.callers import reaches_nothing, user_pk
 from tenants.models import (
     Account,
     AuditEvent,
@@ -43,18 +43,22 @@ from tenants.models import (
 )
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
     from django.db.models import QuerySet
 
     from tenants.alerts.models import WebhookDelivery, WebhookEndpoint
+    from tenants.callers import Caller
     from tenants.console.models import ConversationJob
-
-    Caller = AbstractBaseUser | AnonymousUser
 
 
 # Re-exported, so that every lookup is reached as ``access.<name>``: acting as a tenant
-# (tenants/acting.py) and the lookups of callers holding a portal token (partner API,
-# management API; tenants/access_tokens.py), whose reach is the token's account subtree.
+# (tenants/acting.py), who may act as whom (tenants/access_support.py), the lookups of callers
+# holding a portal token (partner API, management API; tenants/access_tokens.py), whose reach
+# is the token's account subtree, and who is an operator (tenants/callers.py).
+SupportGrant = access_support.SupportGrant
+SupportRefusal = access_support.SupportRefusal
+support_grant_or_refusal = access_support.support_grant_or_refusal
+support_grant = access_support.support_grant
+actable_accounts_for = access_support.actable_accounts_for
 ReadOnlySupportSession = acting.ReadOnlySupportSession
 act_as = acting.act_as
 acting_as = acting.acting_as
@@ -74,28 +78,6 @@ webhook_deliveries_for_token = access_tokens.webhook_deliveries_for_token
 webhooks_for_token = access_tokens.webhooks_for_token
 
 
-def is_operator(user: Caller) -> bool:
-    """Operator staff, acting as themselves (staff acting as a tenant see what it sees)."""
-    return _is_operator(user)
-
-
-def _is_operator(user: Caller) -> bool:
-    return bool(
-        user.is_authenticated
-        and user.is_active
-        and getattr(user, "is_staff", False)
-        and acting_as(user) is None
-    )
-
-
-def _reaches_nothing(user: Caller) -> bool:
-    return not (user.is_authenticated and user.is_active)
-
-
-def _pk(user: Caller) -> int:
-    return cast("int", user.pk)
-
-
 def _covering_memberships(user: Caller, min_role: Role) -> Exists:
     """EXISTS a membership of ``user`` (at least ``min_role``) on the outer account or an ancestor.
 
@@ -104,7 +86,7 @@ def _covering_memberships(user: Caller, min_role: Role) -> Exists:
     return Exists(
         Membership.objects.filter(
             StartsWith(OuterRef("path"), F("account__path")),
-            user_id=_pk(user),
+            user_id=user_pk(user),
             role__in=Role.at_least(min_role),
         )
     )
@@ -112,14 +94,14 @@ def _covering_memberships(user: Caller, min_role: Role) -> Exists:
 
 def accounts_for(user: Caller, *, min_role: Role = Role.VIEWER) -> QuerySet[Account]:
     """The accounts the user reaches with ``min_role`` or more: their memberships' subtrees."""
-    if _reaches_nothing(user):
+    if reaches_nothing(user):
         return Account.objects.none()
     acting = acting_as(user)
     if acting is not None:
         if not acting_role(acting).covers(min_role):
             return Account.objects.none()
         return Account.objects.subtree_of(acting.account)
-    if _is_operator(user):
+    if is_operator(user):
         return Account.objects.all()
     return Account.objects.filter(_covering_memberships(user, min_role))
 
@@ -154,15 +136,15 @@ def get_account_by_pk_for(user: Caller, pk: int, *, min_role: Role = Role.VIEWER
 
 def role_on(user: Caller, account: Account) -> Role | None:
     """The user's strongest role on ``account``, from memberships on it or any ancestor."""
-    if _reaches_nothing(user):
+    if reaches_nothing(user):
         return None
     acting = acting_as(user)
     if acting is not None:
         inside = account.path.startswith(acting.account.path)
         return acting_role(acting) if inside else None
-    if _is_operator(user):
+    if is_operator(user):
         return Role.OWNER
-    roles = Membership.objects.filter(user_id=_pk(user), account_id__in=account.lineage_pks)
+    roles = Membership.objects.filter(user_id=user_pk(user), account_id__in=account.lineage_pks)
     return Role.strongest(roles.values_list("role", flat=True))
 
 
@@ -307,16 +289,16 @@ def get_conversation_job_for(
 def top_accounts_for(user: Caller, *, min_role: Role = Role.VIEWER) -> QuerySet[Account]:
     """Where the person's reach starts: every partner for operators, the tenant while acting as
     one, else the accounts of their own memberships with ``min_role`` or more."""
-    if _reaches_nothing(user):
+    if reaches_nothing(user):
         return Account.objects.none()
     acting = acting_as(user)
     if acting is not None:
         return accounts_for(user, min_role=min_role).filter(pk=acting.account.pk)
-    if _is_operator(user):
+    if is_operator(user):
         return Account.objects.partners()
     return Account.objects.filter(
         pk__in=Membership.objects.filter(
-            user_id=_pk(user), role__in=Role.at_least(min_role)
+            user_id=user_pk(user), role__in=Role.at_least(min_role)
         ).values("account_id")
     )
 
@@ -324,120 +306,17 @@ def top_accounts_for(user: Caller, *, min_role: Role = Role.VIEWER) -> QuerySet[
 def own_roles(user: Caller) -> dict[int, Role]:
     """The person's role on each account of their own memberships (account pk -> role); the
     tenant's role while acting as one; nothing for operators, who hold no membership."""
-    if _reaches_nothing(user):
+    if reaches_nothing(user):
         return {}
     acting = acting_as(user)
     if acting is not None:
         return {acting.account.pk: acting_role(acting)}
-    found = Membership.objects.filter(user_id=_pk(user)).values_list("account_id", "role")
+    found = Membership.objects.filter(user_id=user_pk(user)).values_list("account_id", "role")
     return {account_id: Role(role) for account_id, role in found}
 
 
-# -- support impersonation: who may act as whom, and the trail ---------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class SupportGrant:
-    """What lets a person act as a tenant: operator status, or a role on an account above it.
-
-    Changes may be allowed only where the person could make them as themselves (operators, and
-    owners or admins above the tenant): acting never lends more than one's own role. A support
-    role acts read-only, with the tenant's support role (it reads, runs test conversations, and
-    changes nothing).
-    """
-
-    role: Role | None  # None: operator staff
-
-    @property
-    def label(self) -> str:
-        return "operator" if self.role is None else str(self.role.value)
-
-    @property
-    def may_allow_changes(self) -> bool:
-        return self.role is None or self.role.covers(Role.ADMIN)
-
-
-class SupportRefusal(Enum):
-    """Why a person may not act as an account (``support_grant_or_refusal``), in the order they
-    are checked; ``code`` is the refusal's ``AccountError`` code."""
-
-    NOT_SIGNED_IN = "not_signed_in"
-    ALREADY_ACTING = "already_acting"  # support sessions do not nest
-    PARTNER = "partner"  # support acts as tenants, never as a partner itself
-    CLOSED = "closed"
-    NO_ROLE_ABOVE = "no_role_above"  # no support role (or more) strictly above the account
-
-    @property
-    def code(self) -> str:
-        return _SUPPORT_REFUSAL_CODES[self]
-
-
-_SUPPORT_REFUSAL_CODES = {
-    SupportRefusal.NOT_SIGNED_IN: "NOT_AUTHENTICATED",
-    SupportRefusal.ALREADY_ACTING: "CONFLICT",
-    SupportRefusal.PARTNER: "NOT_AUTHORIZED",
-    SupportRefusal.CLOSED: "CONFLICT",
-    SupportRefusal.NO_ROLE_ABOVE: "NOT_AUTHORIZED",
-}
-
-
-def support_grant_or_refusal(
-    user: Caller | None, account: Account
-) -> SupportGrant | SupportRefusal:
-    """Who may act as whom, for one account: what lets ``user`` act as ``account``, or why not.
-
-    The one place the rule is written. ``support_grant`` reads it as a yes or no,
-    ``tenants.services.impersonation.check_may_act_as`` words its refusals, and
-    ``actable_accounts_for`` is the same rule as a query (kept in step by
-    tests/support/test_rules.py). Operators may act as every open tenant; people as the open
-    tenants strictly below an account where they hold the support role or more.
-    """
-    if user is None or not user.is_authenticated:
-        return SupportRefusal.NOT_SIGNED_IN
-    if acting_as(user) is not None:
-        return SupportRefusal.ALREADY_ACTING
-    if account.is_partner:
-        return SupportRefusal.PARTNER
-    if account.status == Account.Status.CLOSED:
-        return SupportRefusal.CLOSED
-    if _is_operator(user):
-        return SupportGrant(role=None)
-    if not user.is_active:  # an inactive person's memberships lend them nothing
-        return SupportRefusal.NO_ROLE_ABOVE
-    above = [pk for pk in account.lineage_pks if pk != account.pk]
-    held = Role.strongest(
-        Membership.objects.filter(user_id=_pk(user), account_id__in=above).values_list(
-            "role", flat=True
-        )
-    )
-    if held is None or not held.covers(Role.SUPPORT):
-        return SupportRefusal.NO_ROLE_ABOVE
-    return SupportGrant(role=held)
-
-
-def support_grant(user: Caller, account: Account) -> SupportGrant | None:
-    """What lets the person act as ``account``, or None (``support_grant_or_refusal``)."""
-    found = support_grant_or_refusal(user, account)
-    return found if isinstance(found, SupportGrant) else None
-
-
-def actable_accounts_for(user: Caller) -> QuerySet[Account]:
-    """The accounts ``support_grant_or_refusal`` grants ``user``, as one query (lists, and an
-    ``Exists`` beside each row): the same checks in SQL, so a change to the rule there is made
-    here too. Nothing while the person already acts as someone, never a partner nor a closed
-    tenant; operators every other tenant; people those strictly below an account where they
-    hold the support role or more."""
-    if _reaches_nothing(user) or acting_as(user) is not None:
-        return Account.objects.none()
-    tenants = Account.objects.filter(parent__isnull=False).exclude(status=Account.Status.CLOSED)
-    if _is_operator(user):
-        return tenants
-    from_above = Membership.objects.filter(
-        StartsWith(OuterRef("path"), F("account__path")),
-        user_id=_pk(user),
-        role__in=Role.at_least(Role.SUPPORT),
-    ).exclude(account_id=OuterRef("pk"))
-    return tenants.filter(Exists(from_above))
+# -- support impersonation: the sessions and their trail ---------------------------------------
+# (Who may act as whom is ``tenants.access_support``, re-exported above.)
 
 
 def support_sessions_for(user: Caller) -> SupportSessionQuerySet:
