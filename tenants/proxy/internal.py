@@ -46,11 +46,11 @@ from tenants.services.impersonation import aaudit_upstream_call
 if TYPE_CHECKING:
     from tenants.models import Impersonation
 
-# The kind of a credential made here for a person (TokenRecord.kind); never stored.
 # Ids of the upstream's records as they may appear in a path (cuids, aliases): nothing that
 # could change the path a call goes to. Every id put into a path of an in-process call (console,
 # widget, widget keys) is held to it, whoever supplied it: a person, a store, the upstream.
 UPSTREAM_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# The kind of a credential made here for a person (TokenRecord.kind); never stored.
 PERSON_KIND = "person"
 # What a person may do through the console: conversations and reading bots, nothing else.
 CONSOLE_SCOPES = ("conversation:*", "bot:list", "bot:fetch")
@@ -70,11 +70,7 @@ def on_support_trail(credential: TokenRecord, impersonation: Impersonation | Non
     """``credential``, carrying ``impersonation`` when the person acts under one."""
     if impersonation is None:
         return credential
-    values = {
-        item.name: getattr(credential, item.name)
-        for item in fields(credential)
-        if item.name != "impersonation"
-    }
+    values = {item.name: getattr(credential, item.name) for item in fields(TokenRecord)}
     return ActingCredential(**values, impersonation=impersonation)
 
 
@@ -181,8 +177,8 @@ async def open_call(
 
     ``rates``: more requests-per-minute limits, admitted atomically with the call's own (a
     widget key's chat session). ``follow_up``: a later call of a request already admitted (see
-    ``handle``). A call on a support session's trail without a ``request_id``
-    gets one, so that its trail entry and its usage record name the same call.
+    ``handle``). A call on a support session's trail without a ``request_id`` gets one, so
+    that its trail entry and its usage record name the same call.
     """
     trail = support_trail_of(credential)
     if trail is not None and not request_id:
