@@ -149,16 +149,15 @@ async def _cached[T](
     """Value for ``key`` from memory, else ``load()`` (which may use the shared cache)."""
     now = time.monotonic()
     entry = _local.get(key)
-    under_way = (key, _generation)
     if entry is not None and now < entry.expires_at:
-        if now >= entry.refresh_at and under_way not in _loading:
+        if now >= entry.refresh_at and (key, _generation) not in _loading:
             # Nobody waits for it, so it runs in a context of its own: the caller's may be
             # gone before it reads (a sync view's ``async_to_sync``, whose thread executor
             # quits when the call returns).
             _start_load(key, load, negative, context=contextvars.Context())
         value: T | None = entry.value
         return value
-    task = _loading.get(under_way)
+    task = _loading.get((key, _generation))
     if task is None or task.get_loop() is not asyncio.get_running_loop():
         task = _start_load(key, load, negative)
     result: T | None = await asyncio.shield(task)
