@@ -83,6 +83,7 @@ def main() -> int:
         "meta": {
             "date": f"{stamp:%Y-%m-%d %H:%M} UTC",
             "machine": system.machine(),
+            "wake": system.wake_penalty(proxy_cpu),
             "load_before": system.load_average(),
             "cpu_pressure_before": system.cpu_pressure(),
             "proxy_cpu": proxy_cpu,

@@ -118,7 +118,7 @@ def evaluate(results: Results) -> list[dict[str, Any]]:
         add(
             f"added TTFB at {rung} streams/s, p50 / p99",
             f"≤ {plan.GOAL_ADDED_TTFB_P50_MS:g} / ≤ {plan.GOAL_ADDED_TTFB_P99_MS:g} ms",
-            f"{_ms(a50)} / {_ms(a99)} ms",
+            f"{_ms(a50)} / {_ms(a99)} ms{_ttfb_context(ladder, rung)}",
             a50 <= plan.GOAL_ADDED_TTFB_P50_MS and a99 <= plan.GOAL_ADDED_TTFB_P99_MS,
         )
     gaps = s3.get("gaps", {})
@@ -236,3 +236,23 @@ def too_busy_to_judge(results: Results) -> str:
     if pressure is None or pressure <= plan.QUICK_BUSY_PRESSURE:
         return ""
     return f"the machine was busy: CPU pressure {pressure:.0f} % while the plain call was measured"
+
+
+def _ttfb_context(ladder: dict[str, Any], rung: str) -> str:
+    """What the TTFB row needs beside it to be read: nginx's added TTFB at the same rung, and
+    the portal's at the ladder's top rung, where the core no longer sleeps between calls (see
+    system.wake_penalty)."""
+
+    def added(name: str, at: str, key: str) -> float:
+        return float(ladder[name][at]["ttfb"][key] - ladder[DIRECT][at]["ttfb"][key])
+
+    parts = []
+    if rung in ladder.get(NGINX, {}):
+        parts.append(
+            f"nginx adds {_ms(added(NGINX, rung, 'p50_ms'))} / "
+            f"{_ms(added(NGINX, rung, 'p99_ms'))} ms"
+        )
+    top = max(ladder.get(PORTAL, {}), key=int, default=rung)
+    if top != rung and top in ladder.get(DIRECT, {}):
+        parts.append(f"portal at {top}/s: {_ms(added(PORTAL, top, 'p50_ms'))} ms p50")
+    return f" ({'; '.join(parts)})" if parts else ""

@@ -31,7 +31,8 @@ def markdown(results: Results) -> str:
         f"{_load(meta['load_before'])} / {_load(meta['load_after'])}"
         f"{_pressure(meta)}. "
         f"Gateways pinned to CPU {meta['proxy_cpu']}, stub, Redis and client to CPU "
-        f"{meta['client_cpu']}; one worker each; database {meta['database']}.",
+        f"{meta['client_cpu']}; one worker each; database {meta['database']}."
+        f"{_wake(meta)}",
         "",
         "| metric | goal | measured | met |",
         "| --- | --- | --- | --- |",
@@ -217,6 +218,26 @@ def _row(*cells: str) -> str:
 
 def _cpu(value: float | None) -> str:
     return "-" if value is None else f"{value:,.0f}"
+
+
+def _wake(meta: Results) -> str:
+    wake = meta.get("wake")
+    if not wake:
+        return ""
+    how = ", ".join(
+        part
+        for part in (
+            f"cpuidle {wake['cpuidle']}" if wake.get("cpuidle") else "",
+            f"guest halt polling {wake['halt_poll_ns']} ns" if wake.get("halt_poll_ns") else "",
+        )
+        if part
+    )
+    return (
+        f" Waking from idle (system.wake_penalty): on CPU {meta['proxy_cpu']}, one HMAC takes "
+        f"{wake['idle_us']:g} µs as the first thing after 20 ms idle and {wake['warm_us']:g} µs "
+        f"right after{f' ({how})' if how else ''}; the low stream rates pay this at most steps "
+        "of a call."
+    )
 
 
 def _pressure(meta: Results) -> str:

@@ -6,7 +6,7 @@ import pytest
 
 from bench.gateway import goals, report
 from bench.gateway.stub import Knobs
-from bench.gateway.system import parse_wrk
+from bench.gateway.system import parse_wrk, wake_penalty
 
 
 def _latency(p50: float, p99: float) -> dict[str, object]:
@@ -102,6 +102,46 @@ def test_goals_read_throughput_ttfb_and_gaps_and_say_what_was_not_measured():
     skipped = _goal(rows, "against LiteLLM")
     assert skipped["met"] is None
     assert "quick mode" in str(skipped["value"])
+
+
+def test_the_ttfb_row_shows_nginx_at_the_same_rung_and_the_portal_at_the_top_rung():
+    results = _results()
+    ladder = results["s3"]["ladder"]  # type: ignore[index]
+    ladder["nginx"] = {"50": {"ttfb": {"p50_ms": 0.75, "p99_ms": 2.5}}}
+    ladder["direct"]["300"] = {"ttfb": {"p50_ms": 0.4, "p99_ms": 1.0}}
+    ladder["portal"]["300"] = {"ttfb": {"p50_ms": 1.1, "p99_ms": 3.0}}
+
+    row = _goal(goals.evaluate(results), "added TTFB at 50")
+
+    assert row["value"] == (
+        "0.50 / 4.00 ms (nginx adds 0.25 / 0.50 ms; portal at 300/s: 0.70 ms p50)"
+    )
+
+
+def test_the_summary_says_how_slow_the_gateways_core_is_after_idling():
+    results = _results()
+    results["meta"]["wake"] = {  # type: ignore[index]
+        "idle_us": 84.7,
+        "warm_us": 2.5,
+        "cpuidle": "haltpoll",
+        "halt_poll_ns": "0",
+    }
+
+    text = report.markdown(results)
+
+    assert (
+        "on CPU 0, one HMAC takes 84.7 µs as the first thing after 20 ms idle and 2.5 µs right "
+        "after (cpuidle haltpoll, guest halt polling 0 ns)"
+    ) in text
+    assert "Waking" not in report.markdown(_results())
+
+
+def test_the_wake_probe_measures_this_machine():
+    found = wake_penalty(None)
+
+    # Both are real timings; which is larger depends on the machine (bare metal has no penalty).
+    assert float(found["idle_us"]) > 0  # type: ignore[arg-type]
+    assert float(found["warm_us"]) > 0  # type: ignore[arg-type]
 
 
 def test_the_cpu_per_call_is_shown_beside_the_goals_without_a_verdict():
