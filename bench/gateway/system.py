@@ -51,15 +51,20 @@ print(json.dumps([sorted(idle)[30], sorted(warm)[30]]))
 
 
 def wake_penalty(cpu: int | None) -> dict[str, object]:
-    """How much slower this core runs code right after it was idle (see ``_WAKE_PROBE``)."""
-    out = subprocess.run(
-        [sys.executable, "-c", _WAKE_PROBE, "-" if cpu is None else str(cpu)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
-    idle_us, warm_us = json.loads(out.stdout)
+    """How much slower this core runs code right after it was idle (see ``_WAKE_PROBE``);
+    empty when the probe could not run (the report then says nothing of it)."""
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c", _WAKE_PROBE, "-" if cpu is None else str(cpu)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        idle_us, warm_us = json.loads(out.stdout)
+    except (OSError, subprocess.SubprocessError, ValueError) as error:
+        print(f"! wake probe failed: {error}", flush=True)
+        return {}
     return {
         "idle_us": round(idle_us, 1),
         "warm_us": round(warm_us, 1),

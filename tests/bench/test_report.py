@@ -144,6 +144,10 @@ def test_the_wake_probe_measures_this_machine():
     assert float(found["warm_us"]) > 0  # type: ignore[arg-type]
 
 
+def test_a_wake_probe_that_cannot_run_leaves_the_run_going():
+    assert wake_penalty(10_000) == {}  # no such CPU to pin to
+
+
 def test_the_cpu_per_call_is_shown_beside_the_goals_without_a_verdict():
     row = _goal(goals.evaluate(_results()), "CPU per plain call at saturation")
 
