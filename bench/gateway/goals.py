@@ -111,10 +111,10 @@ def evaluate(results: Results) -> list[dict[str, Any]]:
         )
     ladder = s3.get("ladder", {})
     rung = str(plan.TTFB_GOAL_RATE)
-    if rung in ladder.get(PORTAL, {}) and rung in ladder.get(DIRECT, {}):
-        p = ladder[PORTAL][rung]["ttfb"]
-        d = ladder[DIRECT][rung]["ttfb"]
-        a50, a99 = p["p50_ms"] - d["p50_ms"], p["p99_ms"] - d["p99_ms"]
+    at_rung = _ttfb_at(ladder, rung)
+    if PORTAL in at_rung and DIRECT in at_rung:
+        a50 = added_ms(at_rung, PORTAL, DIRECT, "p50_ms")
+        a99 = added_ms(at_rung, PORTAL, DIRECT, "p99_ms")
         add(
             f"added TTFB at {rung} streams/s, p50 / p99",
             f"≤ {plan.GOAL_ADDED_TTFB_P50_MS:g} / ≤ {plan.GOAL_ADDED_TTFB_P99_MS:g} ms",
@@ -238,21 +238,23 @@ def too_busy_to_judge(results: Results) -> str:
     return f"the machine was busy: CPU pressure {pressure:.0f} % while the plain call was measured"
 
 
+def _ttfb_at(ladder: dict[str, Any], rung: str) -> Results:
+    """Each target's TTFB at one rung of the ladder, shaped as ``added_ms`` reads S1's rows."""
+    return {name: rows[rung]["ttfb"] for name, rows in ladder.items() if rung in rows}
+
+
 def _ttfb_context(ladder: dict[str, Any], rung: str) -> str:
     """What the TTFB row needs beside it to be read: nginx's added TTFB at the same rung, and
     the portal's at the ladder's top rung, where the core no longer sleeps between calls (see
     system.wake_penalty)."""
-
-    def added(name: str, at: str, key: str) -> float:
-        return float(ladder[name][at]["ttfb"][key] - ladder[DIRECT][at]["ttfb"][key])
-
     parts = []
-    if rung in ladder.get(NGINX, {}):
-        parts.append(
-            f"nginx adds {_ms(added(NGINX, rung, 'p50_ms'))} / "
-            f"{_ms(added(NGINX, rung, 'p99_ms'))} ms"
-        )
+    at_rung = _ttfb_at(ladder, rung)
+    if NGINX in at_rung:
+        nginx_p50 = added_ms(at_rung, NGINX, DIRECT, "p50_ms")
+        nginx_p99 = added_ms(at_rung, NGINX, DIRECT, "p99_ms")
+        parts.append(f"nginx adds {_ms(nginx_p50)} / {_ms(nginx_p99)} ms")
     top = max(ladder.get(PORTAL, {}), key=int, default=rung)
-    if top != rung and top in ladder.get(DIRECT, {}):
-        parts.append(f"portal at {top}/s: {_ms(added(PORTAL, top, 'p50_ms'))} ms p50")
+    at_top = _ttfb_at(ladder, top)
+    if top != rung and DIRECT in at_top:
+        parts.append(f"portal at {top}/s: {_ms(added_ms(at_top, PORTAL, DIRECT, 'p50_ms'))} ms p50")
     return f" ({'; '.join(parts)})" if parts else ""

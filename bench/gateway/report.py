@@ -224,19 +224,16 @@ def _wake(meta: Results) -> str:
     wake = meta.get("wake")
     if not wake:
         return ""
-    how = ", ".join(
-        part
-        for part in (
-            f"cpuidle {wake['cpuidle']}" if wake.get("cpuidle") else "",
-            f"guest halt polling {wake['halt_poll_ns']} ns" if wake.get("halt_poll_ns") else "",
-        )
-        if part
-    )
+    settings = []
+    if wake.get("cpuidle"):
+        settings.append(f"cpuidle {wake['cpuidle']}")
+    if wake.get("halt_poll_ns"):
+        settings.append(f"guest halt polling {wake['halt_poll_ns']} ns")
+    how = f" ({', '.join(settings)})" if settings else ""
     return (
         f" Waking from idle (system.wake_penalty): on CPU {meta['proxy_cpu']}, one HMAC takes "
         f"{wake['idle_us']:g} µs as the first thing after 20 ms idle and {wake['warm_us']:g} µs "
-        f"right after{f' ({how})' if how else ''}; the low stream rates pay this at most steps "
-        "of a call."
+        f"right after{how}; the low stream rates pay this at most steps of a call."
     )
 
 
