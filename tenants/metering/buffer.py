@@ -273,6 +273,13 @@ class UsageBuffer:
                 break
         return written
 
+    def discard(self) -> int:
+        """Drop every queued event unwritten; returns how many (tests: one test's events
+        belong to its own rolled-back database, never to the next test's)."""
+        count = len(self._queue)
+        self._queue.clear()
+        return count
+
     def _requeue(self, batch: list[UsageRecord]) -> None:
         room = max(0, self.max_events - len(self._queue))
         keep = batch[:room]

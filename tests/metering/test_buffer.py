@@ -201,3 +201,15 @@ def test_shutdown_closes_the_kept_connection_and_one_per_batch_is_the_default():
     assert asyncio.run(run(kept))[0] is not None
     assert asyncio.run(run(kept))[1] is None
     assert asyncio.run(run(plain)) == (None, None)
+
+
+def test_discard_drops_what_is_queued_without_writing_it():
+    written: list[UsageRecord] = []
+    buffer = UsageBuffer(max_events=10, batch_size=5, interval_ms=1000, writer=written.extend)
+    buffer.record(usage_record())
+    buffer.record(usage_record())
+
+    assert buffer.discard() == 2
+    assert asyncio.run(buffer.flush()) == 0
+    assert written == []
+    assert buffer.stats()["recorded"] == 2
